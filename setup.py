@@ -1,0 +1,55 @@
+"""Installs `gan` (library and binaries) and `gan_datasets` (the TFDS builders).
+
+The builders live in the top-level `datasets/` folder (TFDS layout) but are
+installed as `gan_datasets`: a top-level package named `datasets` would shadow
+Hugging Face `datasets`, which Colab preinstalls.
+"""
+import setuptools
+
+BUILDERS = ("alzheimers_mri", "mni152_slices", "mri_folder")
+
+setuptools.setup(
+    name="gan-mri",
+    version="0.1.0",
+    description="GAN-based augmentation of small medical-image datasets in JAX/Flax.",
+    python_requires=">=3.11",
+    packages=setuptools.find_packages(include=["gan", "gan.*"])
+    + ["gan_datasets"]
+    + [f"gan_datasets.{b}" for b in BUILDERS],
+    package_dir={"gan_datasets": "datasets"},
+    package_data={
+        "gan_datasets": ["*/README.md", "*/CITATIONS.bib", "*/TAGS.txt",
+                         "*/checksums.tsv", "*/dummy_data/**/*"],
+    },
+    include_package_data=True,
+    install_requires=[
+        "jax>=0.10.2,<0.11",
+        "flax>=0.12.8,<0.13",
+        "optax>=0.2.8",
+        "orbax-checkpoint>=0.12.8,<0.13",
+        "clu==0.0.12",
+        "tensorflow-datasets>=4.9.10",
+        "tensorflow-cpu>=2.21.0",
+        "ml-collections>=1.1.0",
+        "absl-py",
+        "nibabel",
+        "pydicom",
+        "nilearn",
+        "pillow",
+        "numpy",
+        "scipy",
+        "tqdm",
+        "matplotlib",
+    ],
+    extras_require={
+        "test": [
+            "pytest",
+            "pytest-xdist",
+            "torch==2.14.1",
+            "torchvision==0.29.1",
+            "pytorch-fid==0.3.0",
+            "torch-fidelity",
+            "clean-fid",
+        ],
+    },
+)
