@@ -30,6 +30,7 @@ setuptools.setup(
         "clu==0.0.12",
         "tensorflow-datasets>=4.9.10",
         "tensorflow-cpu>=2.21.0",
+        "tensorboard",
         "ml-collections>=1.1.0",
         "absl-py",
         "nibabel",

@@ -17,11 +17,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan.errors import UserError
+
 # The one axis name collectives use (`lax.pmean(x, AXIS)`, BatchNorm axis_name).
 AXIS = "batch"
-
-
-from gan.errors import UserError
 
 
 class BatchNotDivisibleError(UserError):

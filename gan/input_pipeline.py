@@ -1,0 +1,202 @@
+"""Input pipeline: TFDS -> tf.data preprocessing -> in-memory split -> batches.
+
+Small medical data sets (hundreds to a few thousand slices) fit in host memory
+once preprocessed, so each process decodes its split once with tf.data (pad
+to square keeping the aspect ratio, resize to the config resolution) and keeps
+it as uint8. Batches are then a pure function of (seed, step):
+
+* the global batch of step t is drawn from an epoch permutation (or, with
+  `class_balanced`, class-uniformly) seeded by (seed, t), identically on every
+  process; process p keeps rows [p * B/P, (p + 1) * B/P) of it.
+
+This is what makes a resumed run see exactly the batches an uninterrupted run
+would, and makes the global batch independent of the number of devices and
+processes (ready for multi-host: `jax.process_index()/process_count()`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import os
+from typing import Iterator
+
+import jax
+import ml_collections
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from absl import logging
+
+from gan.errors import UserError
+
+BUILDERS = ("mni152_slices", "alzheimers_mri", "mri_folder")
+
+
+@dataclasses.dataclass
+class Split:
+  """A preprocessed split in host memory.
+
+  images: [N, R, R, C] uint8; labels: [N] int32; class_names: list of names.
+  """
+  images: np.ndarray
+  labels: np.ndarray
+  class_names: list[str]
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.class_names)
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+
+def get_builder(data: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
+  """The TFDS builder named by `data.name` (registered from `gan_datasets`)."""
+  if data.name not in BUILDERS:
+    raise UserError(f"unknown dataset {data.name!r}; set --config.data.name to "
+                    f"one of {list(BUILDERS)}")
+  module = importlib.import_module(
+      f"gan_datasets.{data.name}.{data.name}_dataset_builder")
+  kwargs = {"data_dir": data.data_dir} if data.data_dir else {}
+  if data.name == "mri_folder":
+    if not data.folder:
+      raise UserError("dataset mri_folder needs a folder; pass "
+                      "--config.data.folder=/path/with/one/subfolder/per/class")
+    if not os.path.isdir(data.folder):
+      raise UserError(f"image folder {data.folder!r} does not exist; pass an "
+                      f"existing --config.data.folder")
+    try:
+      kwargs["config"] = module.make_config(
+          os.path.abspath(data.folder), slice_axis=data.slice_axis,
+          skip_corrupt=data.skip_corrupt)
+    except (ValueError, FileNotFoundError, OSError) as e:
+      raise UserError(str(e)) from e
+  return tfds.builder(data.name, **kwargs)
+
+
+def prepare(builder: tfds.core.DatasetBuilder,
+            data: ml_collections.ConfigDict) -> None:
+  """Builds the dataset on first use (a no-op once it is prepared)."""
+  download_config = tfds.download.DownloadConfig(
+      manual_dir=data.manual_dir) if data.manual_dir else None
+  try:
+    builder.download_and_prepare(download_config=download_config)
+  except UserError:
+    raise
+  except (ValueError, FileNotFoundError, OSError, AssertionError) as e:
+    # The builders raise one-line, actionable messages for user errors.
+    message = " ".join(str(e).split())
+    raise UserError(f"could not build dataset {data.name!r}: {message}") from e
+
+
+def _pad_to_square_and_resize(image, resolution: int, background: int):
+  """uint8 [H, W, 1] -> uint8 [R, R, 1]: pad (aspect kept), then resize."""
+  shape = tf.shape(image)
+  h, w = shape[0], shape[1]
+  side = tf.maximum(h, w)
+  top, left = (side - h) // 2, (side - w) // 2
+  image = tf.pad(image, [[top, side - h - top], [left, side - w - left], [0, 0]],
+                 constant_values=tf.cast(background, image.dtype))
+  image = tf.image.resize(tf.cast(image, tf.float32), [resolution, resolution],
+                          method="bilinear", antialias=True)
+  return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
+def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Split:
+  """Prepares (if needed) and loads a whole split, preprocessed, into memory."""
+  builder = get_builder(data)
+  prepare(builder, data)
+  split = split or data.split
+  if split not in builder.info.splits:
+    raise UserError(f"dataset {data.name!r} has no split {split!r}; set "
+                    f"--config.data.split to one of {list(builder.info.splits)}")
+  ds = builder.as_dataset(split=split, shuffle_files=False)
+  ds = ds.map(lambda ex: (_pad_to_square_and_resize(
+      ex["image"], data.resolution, data.background), ex["label"]),
+              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  images, labels = [], []
+  for image_batch, label_batch in tfds.as_numpy(ds.batch(256)):
+    images.append(image_batch)
+    labels.append(label_batch)
+  if not images:
+    raise UserError(f"split {split!r} of dataset {data.name!r} is empty; "
+                    f"check the data it was built from")
+  images = np.concatenate(images)
+  if data.channels == 3:
+    images = np.repeat(images, 3, axis=-1)
+  elif data.channels != 1:
+    raise UserError(f"data.channels must be 1 or 3, got {data.channels}; set "
+                    f"--config.data.channels")
+  class_names = list(builder.info.features["label"].names)
+  logging.info("Loaded %s/%s: %d images at %d px, classes %s", data.name, split,
+               len(images), data.resolution, class_names)
+  return Split(images, np.concatenate(labels).astype(np.int32), class_names)
+
+
+class BatchSampler:
+  """Global batch indices as a pure function of (seed, step)."""
+
+  def __init__(self, labels: np.ndarray, global_batch_size: int, seed: int,
+               class_balanced: bool = False, random_flip: bool = False):
+    self._labels = labels
+    self._batch = global_batch_size
+    self._seed = seed
+    self._class_balanced = class_balanced
+    self._random_flip = random_flip
+    self._by_class = [np.flatnonzero(labels == c)
+                      for c in range(int(labels.max()) + 1)]
+    self._by_class = [ix for ix in self._by_class if len(ix)]
+
+  def _epoch_permutation(self, epoch: int) -> np.ndarray:
+    return np.random.default_rng([self._seed, 0, epoch]).permutation(
+        len(self._labels))
+
+  def indices(self, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (example indices [B], horizontal flips [B] bool)."""
+    if self._class_balanced:
+      rng = np.random.default_rng([self._seed, 1, step])
+      classes = rng.integers(len(self._by_class), size=self._batch)
+      idx = np.array([self._by_class[c][rng.integers(len(self._by_class[c]))]
+                      for c in classes])
+    else:
+      n = len(self._labels)
+      positions = step * self._batch + np.arange(self._batch)
+      epochs, offsets = positions // n, positions % n
+      idx = np.empty(self._batch, dtype=np.int64)
+      for epoch in np.unique(epochs):
+        mask = epochs == epoch
+        idx[mask] = self._epoch_permutation(int(epoch))[offsets[mask]]
+    if self._random_flip:
+      flips = np.random.default_rng([self._seed, 2, step]).random(self._batch) < 0.5
+    else:
+      flips = np.zeros(self._batch, dtype=bool)
+    return idx, flips
+
+
+def to_float(images: np.ndarray) -> np.ndarray:
+  """uint8 in [0, 255] -> float32 in [-1, 1]."""
+  return images.astype(np.float32) / 127.5 - 1.0
+
+
+def train_batches(split: Split, config: ml_collections.ConfigDict,
+                  start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
+  """This process's part of each global batch, from `start_step` on.
+
+  Yields {"image": [B_local, R, R, C] float32 in [-1, 1], "label": [B_local]}.
+  """
+  global_batch = config.train.batch_size
+  processes, me = jax.process_count(), jax.process_index()
+  if global_batch % processes:
+    raise UserError(f"global batch {global_batch} is not divisible by the "
+                    f"{processes} processes; change --config.train.batch_size")
+  local = global_batch // processes
+  sampler = BatchSampler(split.labels, global_batch, config.seed,
+                         config.data.class_balanced, config.data.random_flip)
+  step = start_step
+  while True:
+    idx, flips = sampler.indices(step)
+    idx, flips = idx[me * local:(me + 1) * local], flips[me * local:(me + 1) * local]
+    images = split.images[idx]
+    images = np.where(flips[:, None, None, None], images[:, :, ::-1], images)
+    yield {"image": to_float(images), "label": split.labels[idx]}
+    step += 1

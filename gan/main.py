@@ -1,0 +1,40 @@
+"""Trains a GAN: python -m gan.main --config=configs/mri_demo.py --workdir=DIR.
+
+Re-running the same command resumes from the latest checkpoint in DIR.
+"""
+import sys
+
+import jax
+import tensorflow as tf
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+from gan import train
+from gan.errors import exit_on_user_error
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "Output root: checkpoints, TensorBoard "
+                    "events, sample grids. Re-use it to resume.")
+config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+                                lock_config=True)
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+@exit_on_user_error
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError("Too many command-line arguments.")
+  # TensorFlow only feeds data: keep it off the accelerators JAX uses.
+  tf.config.set_visible_devices([], "GPU")
+  logging.info("JAX process %d/%d, local devices: %s", jax.process_index(),
+               jax.process_count(), jax.local_devices())
+  try:
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  except train.TrainingFault as e:
+    sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+  app.run(main)
