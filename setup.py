@@ -46,6 +46,7 @@ setuptools.setup(
         "test": [
             "pytest",
             "pytest-xdist",
+            "dill",
             "torch==2.14.1",
             "torchvision==0.29.1",
             "pytorch-fid==0.3.0",

@@ -42,9 +42,12 @@ def check_global_batch(global_batch_size: int) -> int:
   return global_batch_size // devices
 
 
-def shard(tree: Any) -> Any:
-  """[local_batch, ...] arrays -> [local_devices, local_batch/devices, ...]."""
-  n = jax.local_device_count()
+def shard(tree: Any, num_devices: int | None = None) -> Any:
+  """[local_batch, ...] arrays -> [devices, local_batch/devices, ...].
+
+  num_devices: defaults to all local devices.
+  """
+  n = num_devices or jax.local_device_count()
 
   def split(x):
     x = np.asarray(x) if not isinstance(x, jax.Array) else x
@@ -61,17 +64,17 @@ def unshard(tree: Any) -> Any:
   return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)
 
 
-def data_parallel_step(step_fn: Callable, donate_state: bool = False) -> Callable:
+def data_parallel_step(step_fn: Callable, devices=None) -> Callable:
   """Maps `step_fn(state, batch, rng) -> (state, metrics)` over local devices.
 
   `state` and `rng` are broadcast (unreplicated in and out); `batch` is a
   pytree of arrays with a leading device axis (see `shard`). Inside,
   `step_fn` sees the per-device batch and must average what it reduces with
   `lax.pmean(..., AXIS)`, so that its outputs are identical on all devices.
+  devices: defaults to all local devices (tests pass a subset).
   """
-  del donate_state  # pmap with out_axes=None does not support donation.
   return jax.pmap(step_fn, axis_name=AXIS, in_axes=(None, 0, None),
-                  out_axes=(None, None))
+                  out_axes=(None, None), devices=devices)
 
 
 def batched_inference(fn: Callable) -> Callable:

@@ -1,0 +1,357 @@
+"""mri_folder: a user's own MRI images, one sub-folder per class.
+
+  folder/<class>/**/*.{png,jpg,jpeg,bmp,tif,tiff,dcm,dicom,nii,nii.gz}
+
+or, for a fixed test split, `folder/train/<class>/...` and
+`folder/test/<class>/...`. Create the builder with a config for the folder:
+
+  builder = tfds.builder("mri_folder", config=make_config("/data/my_mri"),
+                         data_dir=...)
+
+Each PNG/JPEG/DICOM image is one example; NIfTI volumes are cut into 2-D
+slices along `slice_axis` (of the RAS+-reoriented volume), one example each,
+near-empty slices dropped unless `drop_empty_slices=False`. Intensities: see
+`gan_datasets.mri_io`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from typing import Iterator
+
+from absl import logging
+from etils import epath
+import numpy as np
+import tensorflow_datasets as tfds
+
+from gan.errors import UserError
+from gan_datasets import mri_io
+
+SPLIT_FOLDERS = ("train", "test")
+_AXIS_LETTERS = "xyz"  # RAS+ axes 0, 1, 2 (sagittal, coronal, axial slices).
+_MAX_LISTED = 10  # Paths named in one message.
+
+
+class MriFolderError(UserError):
+  """A problem with the image folder or the options given for it."""
+
+
+class FolderNotFoundError(MriFolderError):
+  pass
+
+
+class EmptyFolderError(MriFolderError):
+  pass
+
+
+class CorruptFilesError(MriFolderError):
+  pass
+
+
+@dataclasses.dataclass(eq=False)
+class MriFolderConfig(tfds.core.BuilderConfig):
+  """One user folder and how to read it; create it with `make_config`.
+
+  Attributes:
+    folder: absolute path of the folder with one sub-folder per class (or
+      train/ and test/ holding those).
+    slice_axis: NIfTI volumes are sliced along this RAS+ axis: 0 sagittal, 1
+      coronal, 2 axial.
+    window: (low, high) percentiles of the intensity window for non-8-bit
+      data (16-bit PNG, DICOM, NIfTI); `mri_io.window_to_uint8`.
+    skip_corrupt: skip unreadable files (and print them) instead of failing.
+    drop_empty_slices: drop near-empty NIfTI slices (`mri_io.has_content`).
+    class_names: sorted class sub-folder names, found by `make_config`.
+    split_names: ("train",), or ("train", "test") for a train/ + test/ folder.
+  """
+
+  folder: str = ""
+  slice_axis: int = 2
+  window: tuple[float, float] = (mri_io.DEFAULT_LOW_PERCENTILE,
+                                 mri_io.DEFAULT_HIGH_PERCENTILE)
+  skip_corrupt: bool = False
+  drop_empty_slices: bool = True
+  class_names: tuple[str, ...] = ()
+  split_names: tuple[str, ...] = ("train",)
+
+  def split_folder(self, split: str) -> epath.Path:
+    folder = epath.Path(self.folder)
+    return folder if self.split_names == ("train",) else folder / split
+
+
+def make_config(
+    folder: str | os.PathLike,
+    slice_axis: int = 2,
+    low_percentile: float = mri_io.DEFAULT_LOW_PERCENTILE,
+    high_percentile: float = mri_io.DEFAULT_HIGH_PERCENTILE,
+    skip_corrupt: bool = False,
+    drop_empty_slices: bool = True,
+) -> MriFolderConfig:
+  """Checks `folder`, finds its classes and returns the builder config.
+
+  The config name is `<folder basename>_<8 hex digits>`, the digits hashing
+  the absolute path, the options, the classes and the split layout: another
+  folder or other options give another prepared dataset in the same data_dir;
+  the same ones reuse it (after changing the files of a folder, delete
+  `<data_dir>/mri_folder/<name>/` to rebuild).
+
+  Raises:
+    FolderNotFoundError: `folder` does not exist.
+    EmptyFolderError: no class sub-folders, or no supported file in them.
+    MriFolderError: bad slice_axis or a folder mixing train/ and test/ with
+      class folders.
+    mri_io.InvalidWindowError: bad percentiles.
+  """
+  path = epath.Path(os.path.abspath(os.path.expanduser(os.fspath(folder))))
+  if not path.is_dir():
+    raise FolderNotFoundError(
+        f"image folder {path} does not exist or is not a folder; pass the "
+        "folder that holds one sub-folder of images per class")
+  if slice_axis not in (0, 1, 2):
+    raise MriFolderError(
+        f"slice_axis must be 0 (sagittal), 1 (coronal) or 2 (axial), got "
+        f"{slice_axis!r}")
+  slice_axis = int(slice_axis)
+  mri_io.check_window(low_percentile, high_percentile)
+  split_names, class_names = _discover(path)
+  options = {
+      "folder": os.fspath(path),
+      "slice_axis": slice_axis,
+      "window": [float(low_percentile), float(high_percentile)],
+      "skip_corrupt": bool(skip_corrupt),
+      "drop_empty_slices": bool(drop_empty_slices),
+      "class_names": class_names,
+      "split_names": split_names,
+  }
+  digest = hashlib.sha256(
+      json.dumps(options, sort_keys=True).encode()).hexdigest()[:8]
+  base = "".join(c if c.isascii() and c.isalnum() else "_"
+                 for c in path.name.lower())
+  base = "_".join(filter(None, base.split("_"))) or "folder"
+  return MriFolderConfig(
+      name=f"{base}_{digest}",
+      description=(f"{path}: classes {', '.join(class_names)}; splits "
+                   f"{', '.join(split_names)}"),
+      folder=os.fspath(path),
+      slice_axis=slice_axis,
+      window=(float(low_percentile), float(high_percentile)),
+      skip_corrupt=bool(skip_corrupt),
+      drop_empty_slices=bool(drop_empty_slices),
+      class_names=tuple(class_names),
+      split_names=tuple(split_names),
+  )
+
+
+def _is_hidden(relpath: str) -> bool:
+  return any(part.startswith(".") for part in relpath.split("/"))
+
+
+def _subfolders(path: epath.Path) -> list[str]:
+  return sorted(p.name for p in path.iterdir()
+                if p.is_dir() and not p.name.startswith("."))
+
+
+def _discover(folder: epath.Path) -> tuple[list[str], list[str]]:
+  """Returns (split names, sorted class names) of a user folder."""
+  top = _subfolders(folder)
+  if all(s in top for s in SPLIT_FOLDERS):
+    others = [n for n in top if n not in SPLIT_FOLDERS]
+    if others:
+      raise MriFolderError(
+          f"{folder} holds train/ and test/ but also {', '.join(others)}: "
+          "move every class folder into train/ and test/, or rename train/ "
+          "and test/ if they are classes")
+    split_names = list(SPLIT_FOLDERS)
+    per_split = {s: _subfolders(folder / s) for s in SPLIT_FOLDERS}
+  else:
+    split_names = ["train"]
+    per_split = {"train": top}
+  class_names = sorted(set().union(*per_split.values()))
+  if not class_names:
+    loose = sum(1 for p in folder.iterdir() if not p.is_dir())
+    raise EmptyFolderError(
+        f"image folder {folder} is empty: it has no class sub-folders "
+        f"({loose} loose files); put the images in one sub-folder per class, "
+        f"e.g. {folder / 'healthy'}/*.png (one sub-folder for a single class)")
+  for split, names in per_split.items():
+    missing = sorted(set(class_names) - set(names))
+    if missing and len(split_names) > 1:
+      logging.warning("mri_folder: %s/%s has no folder for classes %s", folder,
+                      split, missing)
+  supported = 0
+  for split in split_names:
+    split_folder = folder if split_names == ["train"] else folder / split
+    for class_name in per_split[split]:
+      supported += sum(
+          1 for f in mri_io.list_files(split_folder / class_name)
+          if not _is_hidden(f) and mri_io.file_kind(f))
+  if not supported:
+    raise EmptyFolderError(
+        f"image folder {folder} is empty: its class folders "
+        f"{', '.join(class_names)} hold no image files (supported: "
+        f"{' '.join(mri_io.SUPPORTED_SUFFIXES)}); add images")
+  return split_names, class_names
+
+
+def _announce(message: str, level=logging.WARNING) -> None:
+  """Logs and prints: the user sees it even with absl logging off."""
+  logging.log(level, message)
+  print(message)
+
+
+def _listing(paths: list[str]) -> str:
+  shown = ", ".join(paths[:_MAX_LISTED])
+  more = len(paths) - _MAX_LISTED
+  return shown + (f" and {more} more" if more > 0 else "")
+
+
+@dataclasses.dataclass
+class _Report:
+  """What one split's generation skipped, ignored or dropped."""
+
+  split_folder: epath.Path
+  ignored: list[str] = dataclasses.field(default_factory=list)
+  unreadable: list[str] = dataclasses.field(default_factory=list)
+  reasons: list[str] = dataclasses.field(default_factory=list)
+  dropped_slices: int = 0
+  volumes: int = 0
+  volumes_without_slices: list[str] = dataclasses.field(default_factory=list)
+  examples: int = 0
+
+  def finish(self, config: MriFolderConfig) -> None:
+    """Prints the summary; raises if the split is unusable."""
+    where = self.split_folder
+    if self.ignored:
+      _announce(
+          f"mri_folder: ignored {len(self.ignored)} files in {where} that are "
+          f"not images (supported: {' '.join(mri_io.SUPPORTED_SUFFIXES)}): "
+          f"{_listing(self.ignored)}")
+    if self.dropped_slices:
+      _announce(
+          f"mri_folder: dropped {self.dropped_slices} near-empty slices of "
+          f"{self.volumes} NIfTI volumes in {where} (keep them with "
+          "make_config(..., drop_empty_slices=False))", logging.INFO)
+    if self.volumes_without_slices:
+      _announce(
+          f"mri_folder: {len(self.volumes_without_slices)} NIfTI volumes in "
+          f"{where} have no slice with content, none of their slices was "
+          f"kept: {_listing(self.volumes_without_slices)}")
+    if self.unreadable and not config.skip_corrupt:
+      raise CorruptFilesError(
+          f"{len(self.unreadable)} unreadable files in {where}: "
+          f"{_listing(self.unreadable)} (first error: {self.reasons[0]}); "
+          "replace or remove them, or skip them with "
+          "make_config(..., skip_corrupt=True)")
+    if self.unreadable:
+      _announce(
+          f"mri_folder: skipped {len(self.unreadable)} unreadable files in "
+          f"{where}: {_listing(self.unreadable)} (first error: "
+          f"{self.reasons[0]})")
+    if not self.examples:
+      raise EmptyFolderError(
+          f"image folder {where} is empty: no readable image in its class "
+          "folders; add images or replace the unreadable ones")
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+  """DatasetBuilder for a folder of MRI images, one sub-folder per class."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Initial release."}
+
+  def _folder_config(self) -> MriFolderConfig:
+    config = self.builder_config
+    if not isinstance(config, MriFolderConfig) or not config.class_names:
+      raise MriFolderError(
+          "mri_folder needs a folder: use tfds.builder('mri_folder', "
+          "config=make_config('/path/to/folder'), data_dir=...) with "
+          "make_config from gan_datasets.mri_folder")
+    return config
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    config = self._folder_config()
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            # Sizes vary from file to file.
+            "image": tfds.features.Image(shape=(None, None, 1), dtype=np.uint8),
+            "label": tfds.features.ClassLabel(names=config.class_names),
+            "filename": tfds.features.Text(),
+        }),
+        supervised_keys=("image", "label"),
+    )
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    del dl_manager  # The data is already local.
+    config = self._folder_config()
+    if not epath.Path(config.folder).is_dir():
+      raise FolderNotFoundError(
+          f"image folder {config.folder} does not exist any more; restore it "
+          "or make a config for the folder where the images are now")
+    return {split: self._generate_examples(config.split_folder(split))
+            for split in config.split_names}
+
+  def _generate_examples(self, split_folder: epath.Path):
+    config = self._folder_config()
+    report = _Report(split_folder)
+    for entry in sorted(split_folder.iterdir(), key=lambda p: p.name):
+      if not entry.is_dir():
+        report.ignored.append(entry.name)
+      elif entry.name.startswith("."):
+        report.ignored.append(entry.name + "/")
+    for class_name in config.class_names:
+      class_folder = split_folder / class_name
+      if not class_folder.is_dir():
+        continue  # A class without images in this split (logged earlier).
+      for relpath in mri_io.list_files(class_folder):
+        kind = None if _is_hidden(relpath) else mri_io.file_kind(relpath)
+        filename = f"{class_name}/{relpath}"
+        if kind is None:
+          report.ignored.append(filename)
+          continue
+        try:
+          images = list(_read(class_folder / relpath, kind, config, report))
+        except mri_io.UnreadableFileError as e:
+          report.unreadable.append(e.path)
+          report.reasons.append(e.reason)
+          continue
+        if report.unreadable and not config.skip_corrupt:
+          continue  # The build fails at the end; keep listing bad files.
+        if not images:
+          report.volumes_without_slices.append(filename)
+        for suffix, image in images:
+          report.examples += 1
+          yield filename + suffix, {
+              "image": image[..., None],
+              "label": class_name,
+              "filename": filename + suffix,
+          }
+    report.finish(config)
+
+
+def _read(path: epath.Path, kind: str, config: MriFolderConfig,
+          report: _Report) -> Iterator[tuple[str, np.ndarray]]:
+  """Yields (filename suffix, [H, W] uint8) for the images in one file."""
+  low, high = config.window
+  if kind == "image":
+    yield "", mri_io.read_image(path, low_percentile=low, high_percentile=high)
+  elif kind == "dicom":
+    pixels = mri_io.read_dicom(path, low, high)
+    if pixels.ndim == 2:
+      yield "", pixels
+    else:
+      for frame, image in enumerate(pixels):
+        yield f":frame={frame:03d}", image
+  else:
+    volume = mri_io.read_nifti(path)
+    axis = config.slice_axis if volume.shape[2] > 1 else 2
+    lo, hi = mri_io.window_bounds(volume, low, high)
+    report.volumes += 1
+    for index, plane in enumerate(mri_io.volume_slices(volume, axis)):
+      image = mri_io.apply_window(plane, lo, hi)
+      if (config.drop_empty_slices and volume.shape[axis] > 1
+          and not mri_io.has_content(image)):
+        report.dropped_slices += 1
+        continue
+      yield f":{_AXIS_LETTERS[axis]}={index:03d}", image

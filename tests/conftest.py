@@ -1,0 +1,21 @@
+"""Test setup: two forced CPU devices, fast compiles, a shared compile cache.
+
+XLA flags must be set before JAX initialises its backends, hence here.
+"""
+import os
+import sys
+import tempfile
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO_ROOT not in sys.path:  # `configs` is imported as a package.
+  sys.path.insert(0, REPO_ROOT)
+
+import jax  # noqa: E402
+
+# Programs compile in a fraction of the time; numerics are unchanged.
+jax.config.update("jax_disable_most_optimizations", True)
+jax.config.update("jax_compilation_cache_dir",
+                  os.path.join(tempfile.gettempdir(), "gan_test_jax_cache"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
