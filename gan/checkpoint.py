@@ -8,12 +8,14 @@ complete, so an interrupted save never leaves a half-written checkpoint.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import jax
 import ml_collections
 import orbax.checkpoint as ocp
+from absl import logging as absl_logging
 from orbax.checkpoint import checkpoint_managers
 
 from gan.errors import UserError
@@ -49,6 +51,18 @@ def config_differences(saved: dict, current: dict) -> list[str]:
       if a.get(key) != b.get(key):
         diffs.append(f"{key}: {a.get(key)!r} in checkpoint, {b.get(key)!r} now")
   return diffs
+
+
+class _DropOrbaxInfo(logging.Filter):
+
+  def filter(self, record):
+    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
+
+
+def quiet_orbax_logging() -> None:
+  """Hides Orbax's per-save INFO lines (a dozen per checkpoint); keeps warnings."""
+  for handler in [absl_logging.get_absl_handler(), *logging.getLogger().handlers]:
+    handler.addFilter(_DropOrbaxInfo())
 
 
 class Checkpointer:

@@ -30,12 +30,18 @@ fused product and the pool runs on fewer channels.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import functools
+import hashlib
+import os
+from typing import Any, Sequence
 
+import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from gan.errors import UserError
 
 INPUT_SIZE = 299
 POOL3_DIMS = 2048
@@ -45,6 +51,13 @@ BATCH_NORM_EPSILON = 1e-3
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/"
                f"fid_weights/{WEIGHTS_FILE}")
+# torch.hub names files by the first hex digits of their SHA-256.
+WEIGHTS_SHA256_PREFIX = "6726825d"
+# Where binaries take the converted weights from.
+WEIGHTS_FLAG = "--inception_weights"
+WEIGHTS_ENV = "GAN_INCEPTION_WEIGHTS"
+CONVERTED_FILE = "fid_inception_v3.msgpack"
+_FORMAT = "gan.fid_inception_v3/1"
 
 PREPROCESSING = (
     "pytorch-fid: grayscale repeated to 3 channels; bilinear resize to "
@@ -94,8 +107,8 @@ def resize_bilinear(images: jax.Array, size: int = INPUT_SIZE) -> jax.Array:
   _, height, width, _ = images.shape
   if (height, width) == (size, size):
     return images
-  rows = jnp.asarray(bilinear_resize_matrix(height, size))
-  cols = jnp.asarray(bilinear_resize_matrix(width, size))
+  rows = jnp.asarray(bilinear_resize_matrix(height, size), images.dtype)
+  cols = jnp.asarray(bilinear_resize_matrix(width, size), images.dtype)
   images = jnp.einsum("oh,nhwc->nowc", rows, images, precision=_PRECISION)
   return jnp.einsum("pw,nowc->nopc", cols, images, precision=_PRECISION)
 
@@ -112,7 +125,9 @@ def preprocess(images: jax.Array) -> jax.Array:
   """
   if images.ndim != 4 or images.shape[-1] not in (1, 3):
     raise ValueError(f"expected [N, H, W, 1 or 3] images, got {images.shape}")
-  return resize_bilinear(images.astype(jnp.float32), INPUT_SIZE)
+  if not jnp.issubdtype(images.dtype, jnp.floating):
+    images = images.astype(jnp.float32)
+  return resize_bilinear(images, INPUT_SIZE)
 
 
 # ---------------------------------------------------------------------------
@@ -176,12 +191,14 @@ class BasicConv(nn.Module):
 
   def setup(self):
     shape = (*self.kernel_size, self.in_features, self.features)
-    self.kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
-    self.scale = self.param("scale", nn.initializers.ones, (self.features,))
-    self.bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    self.mean = self.variable("batch_stats", "mean", jnp.zeros,
-                              (self.features,))
-    self.var = self.variable("batch_stats", "var", jnp.ones, (self.features,))
+    out = (self.features,)
+    f32 = jnp.float32
+    self.kernel = self.param("kernel", nn.initializers.lecun_normal(), shape,
+                             f32)
+    self.scale = self.param("scale", nn.initializers.ones, out, f32)
+    self.bias = self.param("bias", nn.initializers.zeros, out, f32)
+    self.mean = self.variable("batch_stats", "mean", jnp.zeros, out, f32)
+    self.var = self.variable("batch_stats", "var", jnp.ones, out, f32)
 
   def folded(self) -> tuple[jax.Array, jax.Array]:
     """(kernel, bias) of the convolution with the BatchNorm folded in."""
@@ -387,7 +404,7 @@ class FIDInceptionV3(nn.Module):
     self.Mixed_7c = InceptionE(2048, pool="max")
     self.fc = nn.Dense(NUM_CLASSES, precision=_PRECISION)
 
-  def stem_input_conv(self, x: jax.Array) -> jax.Array:
+  def input_conv(self, x: jax.Array) -> jax.Array:
     """Conv2d_1a_3x3; a grayscale input uses the kernel summed over RGB."""
     kernel, bias = self.Conv2d_1a_3x3.folded()
     if x.shape[-1] == 1:
@@ -398,7 +415,7 @@ class FIDInceptionV3(nn.Module):
     if x.shape[1:3] != (INPUT_SIZE, INPUT_SIZE) or x.shape[-1] not in (1, 3):
       raise ValueError(f"expected [N, 299, 299, 1 or 3] input (see "
                        f"`preprocess`), got {x.shape}")
-    x = self.stem_input_conv(x)        # 149 x 149 x 32
+    x = self.input_conv(x)             # 149 x 149 x 32
     x = self.Conv2d_2a_3x3(x)          # 147 x 147 x 32
     x = self.Conv2d_2b_3x3(x)          # 147 x 147 x 64
     x = max_pool(x)                    # 73 x 73 x 64
@@ -428,14 +445,164 @@ def init_variables(rng: jax.Array | int = 0) -> dict:
   if isinstance(rng, int):
     rng = jax.random.key(rng)
   dummy = jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32)
+  # (Variables are float32 whatever jax_enable_x64 says.)
   return FIDInceptionV3().init(rng, dummy)
 
 
+@functools.lru_cache(maxsize=1)
 def variable_shapes() -> dict:
   """The shapes and dtypes of the variables, without allocating them."""
   return jax.eval_shape(lambda: init_variables(0))
 
 
-def apply(variables: dict, images: jax.Array) -> dict[str, jax.Array]:
-  """Preprocesses `images` ([N, H, W, 1|3] in [-1, 1]) and runs the network."""
-  return FIDInceptionV3().apply(variables, preprocess(images))
+def apply(variables: dict, images: jax.Array,
+          images_per_step: int | None = None) -> dict[str, jax.Array]:
+  """Preprocesses `images` and runs the network on them.
+
+  Args:
+    variables: {'params', 'batch_stats'} of `FIDInceptionV3`.
+    images: [N, H, W, C] float32 in [-1, 1], C = 1 or 3, any H and W.
+    images_per_step: how many images the network sees at once. On CPU the
+      default is 1: XLA:CPU runs the large early convolutions of this network
+      up to 2x faster per image on one image than on a batch, so the batch is
+      looped over (`lax.map`), which also keeps memory small. Elsewhere the
+      default is the whole batch.
+  Returns:
+    {'pool3': [N, 2048], 'logits': [N, 1008], 'logits_unbiased': [N, 1008]},
+    float32.
+  """
+  module = FIDInceptionV3()
+  num = images.shape[0]
+  if images_per_step is None:
+    images_per_step = 1 if jax.default_backend() == "cpu" else num
+  if images_per_step >= num:
+    return module.apply(variables, preprocess(images))
+  pad = -num % images_per_step
+  if pad:
+    images = jnp.concatenate([images, jnp.repeat(images[-1:], pad, 0)])
+  steps = images.reshape((-1, images_per_step) + images.shape[1:])
+  outputs = jax.lax.map(lambda x: module.apply(variables, preprocess(x)),
+                        steps)
+  return jax.tree.map(lambda y: y.reshape((-1,) + y.shape[2:])[:num], outputs)
+
+
+# ---------------------------------------------------------------------------
+# Weights files.
+
+
+def weights_help() -> str:
+  """How to get the weights, in one line (ends error messages)."""
+  return (f"download {WEIGHTS_URL}, convert it with `python -m "
+          f"gan.convert_inception --torch_weights={WEIGHTS_FILE} "
+          f"--output={CONVERTED_FILE}` and pass "
+          f"{WEIGHTS_FLAG}={CONVERTED_FILE} (or set {WEIGHTS_ENV})")
+
+
+def _flatten(tree: Any) -> dict[str, Any]:
+  return {"/".join(str(getattr(k, "key", k)) for k in path): leaf
+          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+
+def check_variables(variables: Any, source: str) -> None:
+  """Raises `UserError` unless `variables` has exactly the model's leaves.
+
+  Every leaf is checked against the shapes and dtypes of the model's own
+  `init` (a wrong channel count anywhere is an error, not a silent
+  broadcast).
+  """
+  expected = _flatten(variable_shapes())
+  actual = _flatten(variables)
+  problems = []
+  for name in sorted(set(expected) - set(actual)):
+    problems.append(f"missing {name}")
+  for name in sorted(set(actual) - set(expected)):
+    problems.append(f"unexpected {name}")
+  for name in sorted(set(expected) & set(actual)):
+    want, got = expected[name], actual[name]
+    shape = tuple(np.shape(got))
+    if shape != want.shape:
+      problems.append(f"{name} has shape {shape}, the model needs "
+                      f"{want.shape}")
+    elif np.asarray(got).dtype != want.dtype:
+      problems.append(f"{name} has dtype {np.asarray(got).dtype}, the model "
+                      f"needs {want.dtype}")
+  if problems:
+    shown = "; ".join(problems[:4])
+    more = f" (and {len(problems) - 4} more)" if len(problems) > 4 else ""
+    raise UserError(f"{source} does not hold FID Inception v3 weights: "
+                    f"{shown}{more}; {weights_help()}")
+
+
+def fingerprint(variables: Any) -> str:
+  """SHA-256 (hex) of the variables' bytes in a fixed order."""
+  digest = hashlib.sha256()
+  for name, leaf in sorted(_flatten(variables).items()):
+    digest.update(name.encode())
+    digest.update(np.ascontiguousarray(leaf, np.float32).tobytes())
+  return digest.hexdigest()
+
+
+def save_variables(path: str, variables: Any, source_sha256: str = "") -> None:
+  """Writes the variables as a Flax msgpack file (no pickle).
+
+  Args:
+    path: output file.
+    variables: {'params', 'batch_stats'} matching `variable_shapes()`.
+    source_sha256: SHA-256 of the PyTorch file they were converted from
+      (recorded so that results can say which weights produced them).
+  """
+  check_variables(variables, "the variables to save")
+  payload = {
+      "format": _FORMAT,
+      "source_sha256": source_sha256,
+      "variables": jax.tree.map(lambda x: np.asarray(x, np.float32),
+                                variables),
+  }
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  with open(path, "wb") as f:
+    f.write(flax.serialization.msgpack_serialize(payload))
+
+
+def is_official(source_sha256: str) -> bool:
+  return source_sha256.startswith(WEIGHTS_SHA256_PREFIX)
+
+
+def load_variables(path: str | None) -> tuple[dict, dict[str, str]]:
+  """Reads weights written by `save_variables` (or a pytorch-fid `.pth`).
+
+  Args:
+    path: a converted `.msgpack` file, or pytorch-fid's
+      `pt_inception-2015-12-05-6726825d.pth` (converted on the fly; needs
+      torch). None or '' means none was given.
+  Returns:
+    (variables, info): info has 'path', 'source_sha256' and 'official'
+    ('yes' when the source file is pytorch-fid's release file, by hash).
+  Raises:
+    UserError: no path, a missing file, or a file of the wrong kind.
+  """
+  if not path:
+    raise UserError(f"no FID Inception weights given: {weights_help()}")
+  if not os.path.isfile(path):
+    raise UserError(f"FID Inception weights file {path} does not exist: "
+                    f"{weights_help()}")
+  if path.endswith((".pth", ".pt")):
+    from gan import convert_inception  # Needs torch, only for this path.
+    state_dict, sha256 = convert_inception.load_torch_state_dict(path)
+    variables = convert_inception.convert_state_dict(state_dict, source=path)
+  else:
+    with open(path, "rb") as f:
+      data = f.read()
+    try:
+      payload = flax.serialization.msgpack_restore(data)
+    except Exception as e:  # msgpack raises several unrelated types.
+      raise UserError(f"{path} is not a converted FID Inception weights file "
+                      f"({type(e).__name__}); {weights_help()}") from None
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+      raise UserError(f"{path} is not a converted FID Inception weights file "
+                      f"(no '{_FORMAT}' header); {weights_help()}")
+    variables, sha256 = payload["variables"], payload.get("source_sha256", "")
+  check_variables(variables, path)
+  info = {"path": os.path.abspath(path), "source_sha256": sha256,
+          "official": "yes" if is_official(sha256) else "no"}
+  return variables, info

@@ -11,6 +11,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from gan import checkpoint
 from gan import train
 from gan.errors import exit_on_user_error
 
@@ -28,6 +29,7 @@ def main(argv):
     raise app.UsageError("Too many command-line arguments.")
   # TensorFlow only feeds data: keep it off the accelerators JAX uses.
   tf.config.set_visible_devices([], "GPU")
+  checkpoint.quiet_orbax_logging()
   logging.info("JAX process %d/%d, local devices: %s", jax.process_index(),
                jax.process_count(), jax.local_devices())
   try:

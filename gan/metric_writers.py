@@ -17,8 +17,12 @@ class Writer:
   """Writes scalars and images to `<logdir>` as TensorBoard events."""
 
   def __init__(self, logdir: str):
-    self._writer = metric_writers.create_default_writer(
-        logdir, just_logging=jax.process_index() > 0, asynchronous=False)
+    # The training loop prints its own console line; events go to
+    # TensorBoard from process 0 only.
+    if jax.process_index() == 0:
+      self._writer = metric_writers.SummaryWriter(logdir)
+    else:
+      self._writer = metric_writers.MultiWriter([])
 
   def write_scalars(self, step: int, scalars: Mapping[str, float]):
     self._writer.write_scalars(step, {k: float(v) for k, v in scalars.items()})
@@ -42,8 +46,7 @@ def create_writer(logdir: str) -> Writer:
   return Writer(logdir)
 
 
-def progress_reporter(num_train_steps: int, writer: Writer):
-  """Logs steps/s and ETA every so often (clu's ReportProgress)."""
-  return periodic_actions.ReportProgress(
-      num_train_steps=num_train_steps, writer=writer._writer,
-      every_secs=60.0)
+def progress_reporter(num_train_steps: int):
+  """Logs progress and ETA every minute (clu's ReportProgress)."""
+  return periodic_actions.ReportProgress(num_train_steps=num_train_steps,
+                                         every_secs=60.0)

@@ -82,22 +82,26 @@ def create_train_state(config, num_classes: int) -> TrainState:
   """Initial state for `config`; a pure function of config.seed."""
   generator, discriminator = create_models(config, num_classes)
   g_tx, d_tx = create_optimizers(config)
-  key = jax.random.key(config.seed)
-  g_key, d_key = jax.random.split(jax.random.fold_in(key, 0))
   res, ch = config.data.resolution, config.data.channels
-  # Two examples so that BatchNorm's variance is defined at init.
-  g_vars = generator.init(g_key, jnp.zeros((2, config.model.latent_dim)),
-                          _dummy_labels(config, 2))
-  d_vars = discriminator.init(d_key, jnp.zeros((2, res, res, ch)),
-                              _dummy_labels(config, 2))
-  return TrainState(
-      step=jnp.zeros((), jnp.int32),
-      g_params=g_vars["params"], g_batch_stats=g_vars.get("batch_stats", {}),
-      d_params=d_vars["params"], d_batch_stats=d_vars.get("batch_stats", {}),
-      g_opt_state=g_tx.init(g_vars["params"]),
-      d_opt_state=d_tx.init(d_vars["params"]),
-      ema_params=g_vars["params"],
-      rng=jax.random.key_data(key))
+
+  @jax.jit  # One compiled program instead of hundreds of eager init ops.
+  def init(key):
+    g_key, d_key = jax.random.split(jax.random.fold_in(key, 0))
+    # Two examples so that BatchNorm's variance is defined at init.
+    g_vars = generator.init(g_key, jnp.zeros((2, config.model.latent_dim)),
+                            _dummy_labels(config, 2))
+    d_vars = discriminator.init(d_key, jnp.zeros((2, res, res, ch)),
+                                _dummy_labels(config, 2))
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        g_params=g_vars["params"], g_batch_stats=g_vars.get("batch_stats", {}),
+        d_params=d_vars["params"], d_batch_stats=d_vars.get("batch_stats", {}),
+        g_opt_state=g_tx.init(g_vars["params"]),
+        d_opt_state=d_tx.init(d_vars["params"]),
+        ema_params=g_vars["params"],
+        rng=jax.random.key_data(key))
+
+  return init(jax.random.key(config.seed))
 
 
 def _all_finite(tree) -> jax.Array:
@@ -305,7 +309,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   grid_z, grid_labels, grid_rows = grid_inputs(config, num_classes)
   base_key = jax.random.wrap_key_data(state.rng)
   batches = input_pipeline.train_batches(split, config, start_step)
-  report = metric_writers.progress_reporter(config.train.num_steps, writer)
+  report = metric_writers.progress_reporter(config.train.num_steps)
   global_batch = config.train.batch_size
   logging.info("Training %s on %s (%d images, %d classes) from step %d to %d, "
                "global batch %d over %d devices", config.model.name,

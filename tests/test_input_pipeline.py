@@ -1,0 +1,131 @@
+"""Input pipeline: padding/resizing, value range, sampling, process sharding."""
+import jax
+import ml_collections
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan import input_pipeline
+from gan.errors import UserError
+from tests import helpers
+
+
+def test_pad_to_square_keeps_aspect_and_fills_background():
+  image = tf.fill([208, 176, 1], tf.constant(255, tf.uint8))  # H x W, white
+  out = input_pipeline._pad_to_square_and_resize(image, 52, background=0).numpy()
+  assert out.shape == (52, 52, 1) and out.dtype == np.uint8
+  # 208 wide after padding 16 + 16 columns: 4 of 52 output columns per side.
+  assert out[:, :3].max() == 0 and out[:, -3:].max() == 0
+  assert out[:, 5:-5].min() == 255
+  assert out[0].min() == 0 and out[0, 26] == 255  # rows are not padded
+
+
+def test_to_float_range():
+  x = input_pipeline.to_float(np.array([0, 255], np.uint8))
+  np.testing.assert_array_equal(x, [-1.0, 1.0])
+
+
+def test_sampler_is_a_pure_function_of_seed_and_step():
+  labels = np.arange(10) % 2
+  a = input_pipeline.BatchSampler(labels, 4, seed=3, random_flip=True)
+  b = input_pipeline.BatchSampler(labels, 4, seed=3, random_flip=True)
+  for step in (0, 7, 2):
+    np.testing.assert_array_equal(a.indices(step)[0], b.indices(step)[0])
+    np.testing.assert_array_equal(a.indices(step)[1], b.indices(step)[1])
+  c = input_pipeline.BatchSampler(labels, 4, seed=4)
+  assert not np.array_equal(a.indices(0)[0], c.indices(0)[0])
+
+
+def test_sampler_visits_every_example_once_per_epoch():
+  labels = np.zeros(12, np.int32)
+  sampler = input_pipeline.BatchSampler(labels, 4, seed=0)
+  epoch = np.concatenate([sampler.indices(s)[0] for s in range(3)])
+  assert sorted(epoch) == list(range(12))
+  # A batch crossing an epoch boundary (12 = 5 x 2 + 2) still works.
+  odd = input_pipeline.BatchSampler(labels, 5, seed=0)
+  first = np.concatenate([odd.indices(s)[0] for s in range(2)])
+  assert len(set(first)) == 10
+
+
+def test_class_balanced_sampling():
+  labels = np.array([0] * 95 + [1] * 5)
+  sampler = input_pipeline.BatchSampler(labels, 1000, seed=0, class_balanced=True)
+  idx, _ = sampler.indices(0)
+  share = labels[idx].mean()
+  assert 0.45 < share < 0.55
+  plain = input_pipeline.BatchSampler(labels, 100, seed=0)
+  assert labels[plain.indices(0)[0]].mean() == pytest.approx(0.05)
+
+
+def test_processes_split_the_global_batch(monkeypatch):
+  split = helpers.synthetic_split(n=20)
+  config = helpers.tiny_config(**{"train.batch_size": 8})
+  whole = next(input_pipeline.train_batches(split, config, start_step=5))
+  parts = []
+  for index in range(2):
+    monkeypatch.setattr(jax, "process_count", lambda: 2)
+    monkeypatch.setattr(jax, "process_index", lambda i=index: i)
+    parts.append(next(input_pipeline.train_batches(split, config, start_step=5)))
+  np.testing.assert_array_equal(
+      np.concatenate([p["image"] for p in parts]), whole["image"])
+  np.testing.assert_array_equal(
+      np.concatenate([p["label"] for p in parts]), whole["label"])
+
+
+def test_flip_mirrors_images():
+  split = helpers.synthetic_split(n=4)
+  split.images[:, :, :5] = 255  # a bright left edge
+  config = helpers.tiny_config(**{"train.batch_size": 64,
+                                  "data.random_flip": True})
+  batch = next(input_pipeline.train_batches(split, config))
+  left = batch["image"][:, :, :5].mean(axis=(1, 2, 3))
+  right = batch["image"][:, :, -5:].mean(axis=(1, 2, 3))
+  assert ((left == 1.0) ^ (right == 1.0)).all()
+  assert 10 < (right == 1.0).sum() < 54
+
+
+def test_mni152_split_loads_at_config_resolution(tmp_path):
+  data = helpers.tiny_config().data
+  data.data_dir = str(tmp_path)
+  split = input_pipeline.load_split(data)
+  assert split.images.shape == (137, 32, 32, 1)
+  assert split.class_names == ["mni152"]
+  assert split.images[:, 0, 0].max() == 0       # corners are background
+  assert split.images.max() > 200                 # brain is bright
+
+
+@pytest.mark.parametrize("override,message", [
+    ({"name": "imagenet"}, "unknown dataset 'imagenet'"),
+    ({"name": "mri_folder"}, "needs a folder"),
+    ({"name": "mri_folder", "folder": "/no/such/dir"}, "does not exist"),
+    ({"split": "validation"}, "has no split 'validation'"),
+    ({"name": "alzheimers_mri", "manual_dir": "EMPTY_DIR"},
+     "archive.zip"),
+])
+def test_bad_data_config_one_line_errors(tmp_path, override, message):
+  data = helpers.tiny_config().data
+  data.data_dir = str(tmp_path)
+  for k, v in override.items():
+    data[k] = str(tmp_path) if v == "EMPTY_DIR" else v
+  with pytest.raises(UserError, match=message) as info:
+    input_pipeline.load_split(data)
+  assert "\n" not in str(info.value)
+
+
+def test_corrupt_and_empty_folders(tmp_path):
+  folder = tmp_path / "images"
+  (folder / "a").mkdir(parents=True)
+  data = helpers.tiny_config().data
+  data.update(name="mri_folder", folder=str(folder), data_dir=str(tmp_path / "tfds"))
+  with pytest.raises(UserError, match="empty|no readable|no class"):
+    input_pipeline.load_split(data)
+  (folder / "a" / "broken.png").write_bytes(b"not a png")
+  (folder / "b").mkdir()
+  from PIL import Image
+  Image.fromarray(np.full((20, 30), 128, np.uint8)).save(folder / "b" / "ok.png")
+  with pytest.raises(UserError, match="broken.png") as info:
+    input_pipeline.load_split(data)
+  assert "\n" not in str(info.value)
+  data.skip_corrupt = True
+  split = input_pipeline.load_split(data)
+  assert len(split) == 1 and split.class_names == ["a", "b"]
