@@ -19,6 +19,9 @@ def get_config():
   config.data.random_flip = True      # Axial brain slices are near-symmetric.
   config.model.g_base_channels = 32   # Half the pytorch/examples width: CPU.
   config.model.d_base_channels = 32
+  # On 137 images the non-saturating loss lets D win outright (G stalls at
+  # grey noise); the hinge loss keeps G learning (brains by step ~400).
+  config.train.loss = "hinge"
   config.train.batch_size = 32
   config.train.num_steps = 1500
   config.log.every_steps = 50

@@ -1,0 +1,88 @@
+"""Loading a trained generator from a workdir and drawing samples from it."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Iterator
+
+import jax
+import ml_collections
+import numpy as np
+
+from gan import checkpoint as checkpoint_lib
+from gan import train
+from gan.errors import UserError
+
+
+@dataclasses.dataclass
+class Generator:
+  """The EMA generator of a checkpoint, ready to sample."""
+  config: ml_collections.ConfigDict
+  params: Any
+  batch_stats: Any
+  class_names: list[str]
+  num_classes: int          # 0 for an unconditional model.
+  step: int
+
+  @property
+  def resolution(self) -> int:
+    return self.config.data.resolution
+
+  @property
+  def channels(self) -> int:
+    return self.config.data.channels
+
+  def __post_init__(self):
+    self._generate = train.make_generate_fn(self.config, len(self.class_names))
+
+  def check_labels(self, labels) -> np.ndarray | None:
+    if labels is None:
+      return None
+    labels = np.asarray(labels, np.int32)
+    if not self.num_classes:
+      raise UserError("this checkpoint's generator is not class-conditional; "
+                      "ask for samples without classes, or train with "
+                      "--config.data.conditional=True")
+    bad = labels[(labels < 0) | (labels >= self.num_classes)]
+    if bad.size:
+      raise UserError(f"class index {int(bad[0])} out of range: the model has "
+                      f"{self.num_classes} classes {self.class_names}")
+    return labels
+
+  def sample(self, num: int, seed: int, labels=None,
+             batch_size: int = 64) -> Iterator[np.ndarray]:
+    """Yields float32 [B, R, R, C] batches in [-1, 1], `num` images in all.
+
+    labels: [num] class indices for a conditional model; None draws classes
+    round-robin (conditional) or none (unconditional). Deterministic for a
+    given (seed, batch_size): BatchNorm uses the statistics of each generated
+    batch, so every batch is generated at the full `batch_size`.
+    """
+    labels = self.check_labels(labels)
+    if labels is not None and len(labels) != num:
+      raise ValueError(f"got {len(labels)} labels for {num} samples")
+    if labels is None and self.num_classes:
+      labels = np.arange(num, dtype=np.int32) % self.num_classes
+    key = jax.random.key(seed)
+    latent_dim = self.config.model.latent_dim
+    for i, start in enumerate(range(0, num, batch_size)):
+      count = min(batch_size, num - start)
+      z = jax.random.normal(jax.random.fold_in(key, i), (batch_size, latent_dim))
+      batch_labels = None
+      if labels is not None:
+        batch_labels = np.resize(labels[start:start + count], batch_size)
+      images = self._generate(self.params, self.batch_stats, z, batch_labels)
+      yield np.asarray(images[:count])
+
+
+def load_generator(workdir: str, step: int | None = None) -> Generator:
+  """The EMA generator saved in `workdir` at `step` (default: the latest)."""
+  checkpointer = checkpoint_lib.Checkpointer(workdir, read_only=True)
+  meta = checkpointer.restore_meta(step)
+  config = ml_collections.ConfigDict(meta["config"])
+  class_names = list(meta["class_names"])
+  template = jax.eval_shape(
+      lambda: train.create_train_state(config, len(class_names)))
+  state = checkpointer.restore(template, config, step)
+  return Generator(config=config, params=state.ema_params,
+                   batch_stats=state.g_batch_stats, class_names=class_names,
+                   num_classes=int(meta["num_classes"]), step=int(state.step))
