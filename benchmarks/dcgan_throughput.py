@@ -5,7 +5,7 @@ The network is pytorch/examples' DCGAN (64x64, nz 100, ngf = ndf = 64, batch
 train on the same random images for the same number of steps after warm-up,
 and the program prints img/s for each and the ratio (ours / PyTorch).
 
-  python benchmarks/dcgan_throughput.py --steps=20 --warmup=3 --channels=3
+  python benchmarks/dcgan_throughput.py --steps=10 --rounds=3 --channels=3
 
 Requires torch (`pip install torch==2.14.1`).
 """
@@ -14,9 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def pytorch_dcgan(nc: int, threads: int):
@@ -60,7 +63,7 @@ def pytorch_dcgan(nc: int, threads: int):
     err_g = criterion(discriminator(fake).view(-1), label)
     err_g.backward()
     opt_g.step()
-    return float(err_g)
+    return err_g.item()
 
   return step, lambda x: torch.from_numpy(x.transpose(0, 3, 1, 2).copy())
 
@@ -96,21 +99,34 @@ def jax_dcgan(nc: int):
   return step, to_batch, sync
 
 
-def time_steps(step, batches, warmup, steps, sync=lambda _: None):
-  out = None
-  for i in range(warmup):
-    out = step(batches[i % len(batches)])
-  sync(out)
-  start = time.perf_counter()
-  for i in range(steps):
-    out = step(batches[i % len(batches)])
-  sync(out)
-  return time.perf_counter() - start
+def time_rounds(sides, warmup, steps, rounds):
+  """Times each side in alternating rounds, so load changes hit both alike.
+
+  sides: name -> (step_fn, batches, sync_fn). Returns name -> seconds for
+  `steps * rounds` steps.
+  """
+  for step, batches, sync in sides.values():
+    out = None
+    for i in range(warmup):
+      out = step(batches[i % len(batches)])
+    sync(out)
+  totals = {name: 0.0 for name in sides}
+  for _ in range(rounds):
+    for name, (step, batches, sync) in sides.items():
+      start = time.perf_counter()
+      out = None
+      for i in range(steps):
+        out = step(batches[i % len(batches)])
+      sync(out)
+      totals[name] += time.perf_counter() - start
+  return totals
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--steps", type=int, default=20)
+  parser.add_argument("--steps", type=int, default=10, help="steps per round")
+  parser.add_argument("--rounds", type=int, default=3,
+                      help="alternating rounds of each side")
   parser.add_argument("--warmup", type=int, default=3)
   parser.add_argument("--channels", type=int, default=3,
                       help="3 as in pytorch/examples; 1 for grayscale MRI")
@@ -122,22 +138,22 @@ def main():
             for _ in range(4)]
 
   torch_step, to_torch = pytorch_dcgan(args.channels, args.torch_threads)
-  torch_batches = [to_torch(x) for x in images]
-  torch_time = time_steps(torch_step, torch_batches, args.warmup, args.steps)
-
   jax_step, to_jax, sync = jax_dcgan(args.channels)
-  jax_batches = [to_jax(x) for x in images]
-  jax_time = time_steps(jax_step, jax_batches, args.warmup, args.steps, sync)
+  times = time_rounds({
+      "pytorch": (torch_step, [to_torch(x) for x in images], lambda _: None),
+      "jax": (jax_step, [to_jax(x) for x in images], sync),
+  }, args.warmup, args.steps, args.rounds)
+  torch_time, jax_time = times["pytorch"], times["jax"]
 
   import jax
   import torch
-  torch_ips = args.steps * 64 / torch_time
-  jax_ips = args.steps * 64 / jax_time
+  torch_ips = args.steps * args.rounds * 64 / torch_time
+  jax_ips = args.steps * args.rounds * 64 / jax_time
   print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores; "
         f"jax {jax.__version__} on {jax.device_count()} {jax.default_backend()} "
         f"device(s); torch {torch.__version__} with {args.torch_threads} threads")
-  print(f"DCGAN 64x64x{args.channels}, batch 64, {args.steps} steps after "
-        f"{args.warmup} warm-up")
+  print(f"DCGAN 64x64x{args.channels}, batch 64, {args.rounds} alternating "
+        f"rounds of {args.steps} steps per side after {args.warmup} warm-up")
   print(f"pytorch: {torch_ips:8.1f} img/s")
   print(f"gan/jax: {jax_ips:8.1f} img/s")
   print(f"ratio (jax / pytorch): {jax_ips / torch_ips:.2f}x")
