@@ -1,0 +1,189 @@
+"""Does synthetic data help a downstream classifier? Arms, seeds, error bars.
+
+The library behind
+  python -m gan.augment_benchmark --config=configs/augment_benchmark_alzheimers.py \
+    --generator_workdir=workdirs/dcgan_alzheimers --output=workdirs/augment_bench
+
+Trains the same classifier (`gan.classifier`), with the same budget and seeds,
+under each arm, and tests it on the real test split:
+  real                real training images only
+  real+classic        real, with classic augmentation (flip, affine, intensity)
+  real+synthetic      real + synthetic topping every class up to the largest
+  real+synthetic@R    real + R x (number of real images) synthetic, equal per class
+  synthetic           synthetic only (as many as real, equal per class)
+Reports accuracy, balanced accuracy, macro-F1 and per-class recall as mean
++- std over seeds; writes results.json, results.md and results.png.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import os
+from typing import Callable, Protocol
+
+import ml_collections
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from gan import classifier
+from gan import image_grid
+from gan import input_pipeline
+from gan import sampling
+from gan.errors import UserError
+
+
+class SyntheticSource(Protocol):
+  """Labelled synthetic images on demand."""
+
+  def sample(self, counts: dict[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """counts: class index -> n. Returns ([N, R, R, C] uint8, [N] int32)."""
+
+
+class GeneratorSource:
+  """Samples a trained class-conditional generator (EMA weights)."""
+
+  def __init__(self, workdir: str, class_names: list[str], resolution: int,
+               step: int | None = None):
+    self.generator = sampling.load_generator(workdir, step)
+    if not self.generator.num_classes:
+      raise UserError(f"the generator in {workdir} is not class-conditional; "
+                      f"train it with --config.data.conditional=True")
+    if self.generator.class_names != list(class_names):
+      raise UserError(f"generator classes {self.generator.class_names} differ "
+                      f"from the data set's {list(class_names)}")
+    self.resolution = resolution
+
+  def sample(self, counts, seed):
+    images, labels = [], []
+    for class_index, n in sorted(counts.items()):
+      if n <= 0:
+        continue
+      for batch in self.generator.sample(
+          n, seed=seed * 1000 + class_index, labels=np.full(n, class_index)):
+        if batch.shape[1] != self.resolution:
+          batch = tf.image.resize(batch, [self.resolution] * 2, antialias=True).numpy()
+        images.append(image_grid.to_uint8(batch))
+      labels.append(np.full(n, class_index, np.int32))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def _real_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
+  return np.bincount(labels, minlength=num_classes)
+
+
+def arm_data(arm: str, train: input_pipeline.Split, source: SyntheticSource | None,
+             seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
+  """(images, labels, classic_augmentation) for one arm."""
+  k = train.num_classes
+  counts = _real_counts(train.labels, k)
+  if arm == "real":
+    return train.images, train.labels, False
+  if arm == "real+classic":
+    return train.images, train.labels, True
+  if source is None:
+    raise UserError(f"arm {arm!r} needs a generator; pass --generator_workdir")
+  if arm == "real+synthetic":
+    need = {c: int(counts.max() - counts[c]) for c in range(k)}
+  elif arm.startswith("real+synthetic@"):
+    ratio = float(arm.split("@", 1)[1])
+    per_class = int(round(ratio * len(train) / k))
+    need = {c: per_class for c in range(k)}
+  elif arm == "synthetic":
+    need = {c: len(train) // k for c in range(k)}
+    images, labels = source.sample(need, seed)
+    return images, labels, False
+  else:
+    raise UserError(f"unknown arm {arm!r}; use real, real+classic, "
+                    f"real+synthetic, real+synthetic@R or synthetic")
+  if not sum(need.values()):  # Already balanced: nothing to add.
+    return train.images, train.labels, False
+  images, labels = source.sample(need, seed)
+  return (np.concatenate([train.images, images]),
+          np.concatenate([train.labels, labels]), False)
+
+
+def run(config: ml_collections.ConfigDict, train: input_pipeline.Split,
+        test: input_pipeline.Split, source: SyntheticSource | None,
+        progress: Callable[[str], None] = logging.info) -> dict:
+  """Trains every arm for every seed; returns per-run and summary metrics."""
+  runs = collections.defaultdict(list)
+  for arm in config.arms:
+    for seed in config.seeds:
+      images, labels, augment = arm_data(arm, train, source, seed)
+      model = classifier.fit(config.classifier, images, labels,
+                             train.class_names, seed=seed, augment=augment)
+      metrics = model.evaluate(test.images, test.labels)
+      metrics["train_examples"] = int(len(labels))
+      runs[arm].append(metrics)
+      progress(f"{arm} seed {seed}: balanced accuracy "
+               f"{metrics['balanced_accuracy']:.4f}, accuracy "
+               f"{metrics['accuracy']:.4f}")
+  return {"runs": dict(runs), "summary": summarize(runs, train.class_names),
+          "class_names": train.class_names, "seeds": list(config.seeds)}
+
+
+def summarize(runs: dict, class_names: list[str]) -> dict:
+  """mean and std (ddof=1 over seeds; 0 for one seed) of every metric."""
+  summary = {}
+  for arm, results in runs.items():
+    def stats(values):
+      values = np.asarray(values, np.float64)
+      return {"mean": float(values.mean()),
+              "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+    entry = {m: stats([r[m] for r in results])
+             for m in ("accuracy", "balanced_accuracy", "macro_f1")}
+    entry["recall"] = {c: stats([r["recall"][c] for r in results])
+                       for c in class_names}
+    summary[arm] = entry
+  return summary
+
+
+def markdown_table(result: dict) -> str:
+  names = result["class_names"]
+  header = ("| arm | accuracy | balanced accuracy | macro-F1 | "
+            + " | ".join(f"recall {n}" for n in names) + " |")
+  lines = [header, "|" + "---|" * (4 + len(names))]
+  for arm, s in result["summary"].items():
+    cell = lambda d: f"{100 * d['mean']:.1f} ± {100 * d['std']:.1f}"
+    lines.append(f"| {arm} | {cell(s['accuracy'])} | "
+                 f"{cell(s['balanced_accuracy'])} | {cell(s['macro_f1'])} | "
+                 + " | ".join(cell(s["recall"][n]) for n in names) + " |")
+  return "\n".join(lines)
+
+
+def plot(result: dict, path: str) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  arms = list(result["summary"])
+  metrics = ["balanced_accuracy", "macro_f1"] + [
+      f"recall/{n}" for n in result["class_names"]]
+  fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(metrics)), 4.5))
+  width = 0.8 / len(arms)
+  for i, arm in enumerate(arms):
+    s = result["summary"][arm]
+    values = [s[m] if "/" not in m else s["recall"][m.split("/")[1]] for m in metrics]
+    ax.bar(np.arange(len(metrics)) + i * width, [100 * v["mean"] for v in values],
+           width, yerr=[100 * v["std"] for v in values], capsize=3, label=arm)
+  ax.set_xticks(np.arange(len(metrics)) + width * (len(arms) - 1) / 2)
+  ax.set_xticklabels([m.replace("_", " ") for m in metrics], rotation=20, ha="right")
+  ax.set_ylabel("% on the real test split (mean ± std over seeds)")
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
+
+
+def write_results(result: dict, output: str) -> None:
+  """results.json, results.md, results.png; each written atomically."""
+  os.makedirs(output, exist_ok=True)
+  for name, text in [("results.json", json.dumps(result, indent=1)),
+                     ("results.md", markdown_table(result) + "\n")]:
+    path = os.path.join(output, name)
+    with open(path + ".tmp", "w") as f:
+      f.write(text)
+    os.replace(path + ".tmp", path)
+  tmp = os.path.join(output, "results.tmp.png")
+  plot(result, tmp)
+  os.replace(tmp, os.path.join(output, "results.png"))

@@ -1,0 +1,89 @@
+"""Augmentation benchmark on tiny synthetic data."""
+import json
+
+import numpy as np
+import pytest
+
+from gan import classifier
+from gan import downstream
+from gan.errors import UserError
+from tests import helpers
+from tests.test_classifier import _config
+
+
+class CopyOfReal:
+  """A 'generator' that returns real training images of the asked classes."""
+
+  def __init__(self, split):
+    self.split = split
+
+  def sample(self, counts, seed):
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([
+        rng.choice(np.flatnonzero(self.split.labels == c), n)
+        for c, n in sorted(counts.items()) if n > 0])
+    return self.split.images[idx], self.split.labels[idx]
+
+
+class WholeRealSet:
+  """Returns the whole real training set, whatever is asked."""
+
+  def __init__(self, split):
+    self.split = split
+
+  def sample(self, counts, seed):
+    return self.split.images, self.split.labels
+
+
+def _bench_config(arms, seeds=(0, 1)):
+  config = _config()
+  config.classifier.num_steps = 20
+  config.arms, config.seeds = arms, seeds
+  return config
+
+
+def test_every_arm_runs_and_writes_results(tmp_path):
+  train = helpers.synthetic_split(n=48, num_classes=3, seed=0)
+  test = helpers.synthetic_split(n=30, num_classes=3, seed=1)
+  config = _bench_config(("real", "real+classic", "real+synthetic",
+                          "real+synthetic@0.5", "synthetic"))
+  result = downstream.run(config, train, test, CopyOfReal(train))
+  assert set(result["summary"]) == set(config.arms)
+  for arm, runs in result["runs"].items():
+    assert len(runs) == 2
+    for r in runs:
+      assert 0 <= r["balanced_accuracy"] <= 1 and r["num_examples"] == 30
+  sizes = {arm: result["runs"][arm][0]["train_examples"] for arm in config.arms}
+  assert sizes == {"real": 48, "real+classic": 48, "real+synthetic": 48,
+                   "real+synthetic@0.5": 48 + 24, "synthetic": 48}
+  s = result["summary"]["real"]["balanced_accuracy"]
+  values = [r["balanced_accuracy"] for r in result["runs"]["real"]]
+  assert s["mean"] == pytest.approx(np.mean(values))
+  assert s["std"] == pytest.approx(np.std(values, ddof=1))
+  downstream.write_results(result, str(tmp_path))
+  assert json.loads((tmp_path / "results.json").read_text())["seeds"] == [0, 1]
+  assert "| real+classic |" in (tmp_path / "results.md").read_text()
+  assert (tmp_path / "results.png").stat().st_size > 1000
+
+
+def test_real_plus_a_copy_of_real_is_real_duplicated():
+  train = helpers.synthetic_split(n=32, num_classes=2, seed=0)
+  test = helpers.synthetic_split(n=20, num_classes=2, seed=1)
+  config = _bench_config(("real+synthetic@1.0",), seeds=(0,))
+  result = downstream.run(config, train, test, WholeRealSet(train))
+  doubled = classifier.fit(config.classifier,
+                           np.concatenate([train.images, train.images]),
+                           np.concatenate([train.labels, train.labels]),
+                           train.class_names, seed=0)
+  want = doubled.evaluate(test.images, test.labels)
+  got = result["runs"]["real+synthetic@1.0"][0]
+  assert got["balanced_accuracy"] == want["balanced_accuracy"]
+  assert got["recall"] == want["recall"]
+
+
+def test_unknown_arm_and_missing_generator():
+  train = helpers.synthetic_split(n=8)
+  with pytest.raises(UserError, match="needs a generator"):
+    downstream.arm_data("real+synthetic", train, None, 0)
+  with pytest.raises(UserError, match="unknown arm 'gan'"):
+    downstream.arm_data("gan", train, CopyOfReal(train), 0)
