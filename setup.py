@@ -52,6 +52,17 @@ setuptools.setup(
             "pytorch-fid==0.3.0",
             "torch-fidelity",
             "clean-fid",
+            # Runs launch/colab.ipynb headless (tests/test_notebook.py).
+            "nbclient",
+            "nbformat",
+            "ipykernel",
+            # Reference implementations for the metric parity tests
+            # (tests/test_metrics_*.py); gudhi is also needed at run time
+            # by gan.metrics.geometry_score.
+            "prdc==0.2",
+            "gudhi>=3.13",
+            "piq==0.8.0",
+            "pytorch-msssim==1.0.0",
         ],
     },
 )

@@ -16,6 +16,7 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
+from etils import epath
 from orbax.checkpoint import checkpoint_managers
 
 from gan.errors import UserError
@@ -69,8 +70,12 @@ class Checkpointer:
   """Saves and restores train states under `<workdir>/checkpoints`."""
 
   def __init__(self, workdir: str, keep: int = 3, read_only: bool = False):
-    self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-    if read_only and not os.path.isdir(self.directory):
+    workdir = os.fspath(workdir)
+    if "://" in workdir:  # A bucket (gs://...): Orbax reads and writes it.
+      self.directory = f"{workdir.rstrip('/')}/checkpoints"
+    else:
+      self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
+    if read_only and not epath.Path(self.directory).is_dir():
       raise UserError(f"no checkpoints in workdir {workdir!r} (no "
                       f"{self.directory}); train first with python -m "
                       f"gan.main --workdir={workdir}, or pass the right workdir")
@@ -88,6 +93,11 @@ class Checkpointer:
     return list(self._manager.all_steps())
 
   def save(self, step: int, state: Any, meta: dict, force: bool = False) -> bool:
+    if jax.process_count() > 1:
+      # The state is identical on every process, held as host-local arrays
+      # that Orbax refuses multi-host; as numpy it is written once, by
+      # process 0.
+      state = jax.device_get(state)
     return self._manager.save(
         step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),

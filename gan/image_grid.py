@@ -1,6 +1,7 @@
 """Image grids of samples, as PNG files and TensorBoard images."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 
@@ -29,6 +30,15 @@ def make_grid(images: np.ndarray, rows: int, padding: int = 2,
 
 def save_png(grid: np.ndarray, path: str) -> None:
   """Writes atomically (temporary file + rename): no half-written PNGs."""
+  if "://" in path:  # A bucket (gs://...): an object appears whole on close.
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    buffer = io.BytesIO()
+    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(
+        buffer, format="PNG")
+    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
+    with tf.io.gfile.GFile(path, "wb") as f:
+      f.write(buffer.getvalue())
+    return
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   image = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
   fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(path)))

@@ -12,6 +12,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from gan import checkpoint
+from gan import distributed
 from gan import train
 from gan.errors import exit_on_user_error
 
@@ -21,6 +22,16 @@ flags.DEFINE_string("workdir", None, "Output root: checkpoints, TensorBoard "
 config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                 lock_config=True)
 flags.mark_flags_as_required(["config", "workdir"])
+flags.DEFINE_bool("multihost", False, "Join a multi-process run (TPU VM pod, "
+                  "several GPU nodes); also enabled by GAN_MULTIHOST=1. "
+                  "Launch the same command on every host.")
+flags.DEFINE_string("coordinator_address", None, "Multi-host without cluster "
+                    "detection: HOST:PORT of process 0 (or "
+                    "GAN_COORDINATOR_ADDRESS).")
+flags.DEFINE_integer("num_processes", None, "Multi-host without cluster "
+                     "detection: number of processes (or GAN_NUM_PROCESSES).")
+flags.DEFINE_integer("process_id", None, "Multi-host without cluster "
+                     "detection: this process, 0..N-1 (or GAN_PROCESS_ID).")
 
 
 @exit_on_user_error
@@ -30,6 +41,9 @@ def main(argv):
   # TensorFlow only feeds data: keep it off the accelerators JAX uses.
   tf.config.set_visible_devices([], "GPU")
   checkpoint.quiet_orbax_logging()
+  # Before anything touches JAX devices.
+  distributed.initialize(FLAGS.multihost, FLAGS.coordinator_address,
+                         FLAGS.num_processes, FLAGS.process_id)
   logging.info("JAX process %d/%d, local devices: %s", jax.process_index(),
                jax.process_count(), jax.local_devices())
   try:
