@@ -41,6 +41,7 @@ setuptools.setup(
         "scipy",
         "tqdm",
         "matplotlib",
+        "gudhi>=3.13",  # Geometry Score (witness complexes).
     ],
     extras_require={
         "test": [
