@@ -41,6 +41,18 @@ def get_config():
   model.g_base_channels = 64          # ngf: channels of G's last hidden layer.
   model.d_base_channels = 64          # ndf: channels of D's first layer.
   model.label_embed_dim = 32          # Size of G's label embedding (conditional).
+  # StyleGAN2 (model.name = "stylegan2") only; latent_dim is z's size there
+  # too (512 in the reference). Presets: configs/stylegan2_presets.py.
+  model.stylegan2 = sg2 = ml_collections.ConfigDict()
+  sg2.w_dim = 512                     # Size of w (intermediate latent).
+  sg2.mapping_layers = 8              # Mapping depth (2 in the `auto` preset).
+  sg2.mapping_lr_mul = 0.01           # Mapping network learning-rate multiplier.
+  # Channels at resolution r: min(channel_base // r, channel_max).
+  sg2.channel_base = 16384
+  sg2.channel_max = 512
+  sg2.mbstd_group_size = 4            # Minibatch-std group (per device batch).
+  sg2.mbstd_num_channels = 1
+  sg2.dtype = "float32"               # "bfloat16": convolutions in bf16 (GPU/TPU).
 
   # ---- Training -------------------------------------------------------------
   config.train = train = ml_collections.ConfigDict()
@@ -56,9 +68,36 @@ def get_config():
   train.adam_b2 = 0.999
   # EMA of G's weights (the generator that samples and is evaluated).
   train.ema_decay = 0.999
+  # StyleGAN2 only: lazy regularisation, path length, style mixing, EMA.
+  train.r1_interval = 16              # Lazy R1: every 16 steps, weighted by 16.
+  train.pl_weight = 0.0               # Path-length regularisation weight (reference: 2).
+  train.pl_interval = 4
+  train.pl_batch_shrink = 2
+  train.pl_decay = 0.01               # Running-mean rate of the path length.
+  train.style_mixing_prob = 0.9
+  train.ema_kimg = 10.0               # EMA half-life in thousands of images.
+  train.ema_rampup = 0.05             # Half-life <= ramp-up x images seen; 0 = off.
   # What to do with a non-finite loss: "stop" (keep the last good checkpoint)
   # or "skip" (drop the update).
   train.on_nonfinite = "stop"
+
+  # ---- Discriminator augmentation (StyleGAN2 only) ----------------------------
+  config.augment = augment = ml_collections.ConfigDict()
+  # none | ada (StyleGAN2-ADA, adaptive p) | diffaugment (fixed policy).
+  augment.kind = "none"
+  augment.ada_target = 0.6            # r_t = E[sign D(real)] that p steers to.
+  augment.ada_interval = 4            # Adjust p every 4 steps ...
+  augment.ada_kimg = 500.0             # ... so that 500k images move p by 1.
+  augment.ada_max_p = 1.0             # Cap on p (leaks were seen above ~0.8).
+  augment.ada_initial_p = 0.0
+  # Per-transform strength multipliers (the reference's `bgc`; 0 = off).
+  # lumaflip/hue/saturation only ever act on 3-channel images.
+  augment.ada = ml_collections.ConfigDict(dict(
+      xflip=1.0, rotate90=1.0, xint=1.0, scale=1.0, rotate=1.0, aniso=1.0,
+      xfrac=1.0, brightness=1.0, contrast=1.0, lumaflip=1.0, hue=1.0,
+      saturation=1.0))
+  augment.diffaugment_policy = "color,translation,cutout"
+  augment.fill_value = -1.0           # DiffAugment fill: -1 = MRI background.
 
   # ---- Logging, images, checkpoints ----------------------------------------
   config.log = log = ml_collections.ConfigDict()

@@ -48,14 +48,16 @@ class Generator:
                       f"{self.num_classes} classes {self.class_names}")
     return labels
 
-  def sample(self, num: int, seed: int, labels=None,
-             batch_size: int = 64) -> Iterator[np.ndarray]:
+  def sample(self, num: int, seed: int, labels=None, batch_size: int = 64,
+             truncation: float = 1.0) -> Iterator[np.ndarray]:
     """Yields float32 [B, R, R, C] batches in [-1, 1], `num` images in all.
 
     labels: [num] class indices for a conditional model; None draws classes
     round-robin (conditional) or none (unconditional). Deterministic for a
     given (seed, batch_size): BatchNorm uses the statistics of each generated
     batch, so every batch is generated at the full `batch_size`.
+    truncation: StyleGAN2's psi (1 = none; smaller trades diversity for
+    fidelity); other models accept only 1.
     """
     labels = self.check_labels(labels)
     if labels is not None and len(labels) != num:
@@ -70,7 +72,8 @@ class Generator:
       batch_labels = None
       if labels is not None:
         batch_labels = np.resize(labels[start:start + count], batch_size)
-      images = self._generate(self.params, self.batch_stats, z, batch_labels)
+      images = self._generate(self.params, self.batch_stats, z, batch_labels,
+                              truncation=truncation)
       yield np.asarray(images[:count])
 
 
@@ -86,3 +89,28 @@ def load_generator(workdir: str, step: int | None = None) -> Generator:
   return Generator(config=config, params=state.ema_params,
                    batch_stats=state.g_batch_stats, class_names=class_names,
                    num_classes=int(meta["num_classes"]), step=int(state.step))
+
+
+def write_grid(workdir: str, out: str, labels=None, num: int = 16,
+               truncation: float = 1.0, seed: int = 0,
+               step: int | None = None, rows: int | None = None) -> np.ndarray:
+  """Samples `labels` (or `num` images) and saves a PNG grid; returns it.
+
+  labels: class indices, one image each (conditional models); None samples
+  `num` images (round-robin classes for a conditional model).
+  """
+  from gan import image_grid  # pylint: disable=g-import-not-at-top
+  if not 0 <= truncation <= 2:
+    raise UserError(f"truncation must be in [0, 2], got {truncation}; 1 = "
+                    f"none, 0.5-0.8 are usual")
+  gen = load_generator(workdir, step)
+  if labels is not None:
+    labels = gen.check_labels(labels)
+    num = len(labels)
+  images = np.concatenate(list(gen.sample(
+      num, seed, labels=labels, batch_size=min(num, 64),
+      truncation=truncation)))
+  grid = image_grid.make_grid(image_grid.to_uint8(images),
+                              rows=rows or max(1, int(np.sqrt(num))))
+  image_grid.save_png(grid, out)
+  return grid

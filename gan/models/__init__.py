@@ -1,7 +1,10 @@
 """GAN models by name: `create(config) -> (generator, discriminator)`.
 
 Adding a model is adding a module with a `Generator`, a `Discriminator`, a
-`SUPPORTED_RESOLUTIONS` tuple and a line in `_REGISTRY`.
+`SUPPORTED_RESOLUTIONS` tuple and a line in `_REGISTRY`. A module with its own
+`create(config, num_classes)` builds itself from its config section (e.g.
+`config.model.stylegan2`); its `FAMILY` (default "dcgan") picks the train step
+in `gan/train.py`.
 """
 from __future__ import annotations
 
@@ -9,9 +12,11 @@ import ml_collections
 
 from gan.errors import UserError
 from gan.models import dcgan
+from gan.models import stylegan2
 
 _REGISTRY = {
     "dcgan": dcgan,
+    "stylegan2": stylegan2,
 }
 
 
@@ -35,6 +40,8 @@ def create(config: ml_collections.ConfigDict, num_classes: int,
     None outside a device-mapped function.
   """
   module = get_module(config.model.name)
+  if hasattr(module, "create"):
+    return module.create(config, num_classes)
   resolution = config.data.resolution
   if resolution not in module.SUPPORTED_RESOLUTIONS:
     raise UserError(
@@ -51,3 +58,8 @@ def create(config: ml_collections.ConfigDict, num_classes: int,
       resolution=resolution, base_channels=m.d_base_channels,
       num_classes=num_classes, bn_axis_name=bn_axis_name)
   return generator, discriminator
+
+
+def family(name: str) -> str:
+  """The training family of model `name`: 'dcgan' or 'stylegan2'."""
+  return getattr(get_module(name), "FAMILY", "dcgan")
