@@ -6,6 +6,14 @@ import os
 import sys
 import tempfile
 
+# torch's native libraries must load before TensorFlow's: importing
+# torchvision (e.g. through piq or torch-fidelity) after tensorflow segfaults.
+try:
+  import torch  # noqa: F401
+  import torchvision  # noqa: F401
+except ImportError:  # The parity tests that need them skip.
+  pass
+
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
