@@ -50,9 +50,11 @@ setuptools.setup(
             "dill",
             "torch==2.14.1",
             "torchvision==0.29.1",
+            # Reference implementations the evaluation is tested against;
+            # the tests use their internal functions, so exact pins.
             "pytorch-fid==0.3.0",
-            "torch-fidelity",
-            "clean-fid",
+            "torch-fidelity==0.4.0",
+            "clean-fid==0.1.35",
             # Runs launch/colab.ipynb headless (tests/test_notebook.py).
             "nbclient",
             "nbformat",

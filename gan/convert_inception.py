@@ -23,6 +23,7 @@ weights, without its download, for the parity tests and benchmarks.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from typing import Mapping
 
@@ -195,6 +196,13 @@ def random_pytorch_fid_state_dict(seed: int = 0, calibration_images: int = 6):
   pass. Activations are then O(1) everywhere, like with the real weights
   (pool3 features of a few units at most).
 
+  The BatchNorm biases are drawn around +1 (about 16% of units still clip):
+  with zero-mean biases a random BatchNorm-ReLU network is chaotic, small
+  perturbations grow with depth, and float32 round-off alone moves pool3 by
+  ~1e-4 in *any* implementation (PyTorch float32 vs float64 included), which
+  would make a 1e-4 parity test meaningless. With these biases float32
+  round-off is ~1e-5 and images still get clearly different features.
+
   Returns:
     {key: torch.Tensor}, the keys of `pt_inception-2015-12-05-6726825d.pth`.
   """
@@ -214,10 +222,10 @@ def random_pytorch_fid_state_dict(seed: int = 0, calibration_images: int = 6):
           module.weight.normal_(0.0, (2.0 / fan_in) ** 0.5)
       for bn in batch_norms:
         bn.weight.uniform_(0.5, 1.5)
-        bn.bias.normal_(0.0, 0.2)
+        bn.bias.normal_(1.0, 0.2)
         bn.reset_running_stats()
         bn.momentum = None  # Running stats become the batch's.
-      model.fc.weight.normal_(0.0, 2048 ** -0.5)
+      model.fc.weight.normal_(0.0, 0.05)  # Logits differ by ~1 between images.
       model.fc.bias.normal_(0.0, 1.0)
       images = []
       for i in range(calibration_images):
@@ -231,6 +239,36 @@ def random_pytorch_fid_state_dict(seed: int = 0, calibration_images: int = 6):
         bn.momentum = 0.1
     model.eval()
     return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def write_random_weights(directory: str, seed: int = 0) -> tuple[str, str]:
+  """Random pytorch-fid weights as files, made once per directory and seed.
+
+  Writes `<directory>/hub/checkpoints/pt_inception-2015-12-05-6726825d.pth`
+  (so that `TORCH_HOME=<directory>` makes pytorch-fid, and its command line,
+  use them offline: torch.hub looks there first and does not check the hash)
+  and its conversion `<directory>/fid_inception_v3.msgpack`.
+
+  Returns:
+    (torch_path, flax_path).
+  """
+  import torch  # pylint: disable=g-import-not-at-top
+  torch_path = os.path.join(directory, "hub", "checkpoints",
+                            inception.WEIGHTS_FILE)
+  flax_path = os.path.join(directory, inception.CONVERTED_FILE)
+  stamp = os.path.join(directory, f"seed_{seed}")
+  if not all(os.path.isfile(p) for p in (torch_path, flax_path, stamp)):
+    os.makedirs(os.path.dirname(torch_path), exist_ok=True)
+    # Written under temporary names and renamed: concurrent test workers
+    # write identical files, and readers never see a partial one.
+    suffix = f".{os.getpid()}.tmp"
+    torch.save(random_pytorch_fid_state_dict(seed), torch_path + suffix)
+    os.replace(torch_path + suffix, torch_path)
+    convert_file(torch_path, flax_path + suffix)
+    os.replace(flax_path + suffix, flax_path)
+    with open(stamp, "w") as f:
+      f.write(file_sha256(torch_path))
+  return torch_path, flax_path
 
 
 # ---------------------------------------------------------------------------

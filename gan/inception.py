@@ -76,21 +76,25 @@ _PRECISION = jax.lax.Precision.HIGHEST
 def bilinear_resize_matrix(in_size: int, out_size: int) -> np.ndarray:
   """[out_size, in_size] float32 matrix of PyTorch's bilinear interpolation.
 
-  Same source coordinates as `F.interpolate(mode='bilinear',
-  align_corners=False, antialias=False)`: half-pixel centres,
-  src = (dst + 0.5) * in / out - 0.5, clamped at 0 below and at in - 1 above.
-  Each row sums to one.
+  Bit-for-bit the weights of `F.interpolate(mode='bilinear',
+  align_corners=False, antialias=False)` on x86 CPUs: half-pixel centres,
+  src = scale * (dst + 0.5) - 0.5 with scale = float32(in) / float32(out),
+  evaluated as PyTorch's build does, as one fused multiply-add (a single
+  rounding to float32; computed here exactly in float64, then rounded);
+  clamped at 0 below and at in - 1 above; weights 1 - frac and frac in
+  float32. Each row sums to one.
   """
-  scale = np.float32(in_size) / np.float32(out_size)
-  dst = np.arange(out_size, dtype=np.float32)
-  src = np.maximum((dst + np.float32(0.5)) * scale - np.float32(0.5),
-                   np.float32(0))
+  f32 = np.float32
+  scale = f32(in_size) / f32(out_size)
+  dst = np.arange(out_size, dtype=np.float64)
+  src = (np.float64(scale) * (dst + 0.5) - 0.5).astype(f32)
+  src = np.maximum(src, f32(0))
   lo = np.minimum(np.floor(src).astype(np.int64), in_size - 1)
   hi = np.minimum(lo + 1, in_size - 1)
-  frac = (src - lo.astype(np.float32)).astype(np.float32)
-  matrix = np.zeros((out_size, in_size), np.float32)
+  frac = np.clip(src - lo.astype(f32), f32(0), f32(1)).astype(f32)
+  matrix = np.zeros((out_size, in_size), f32)
   rows = np.arange(out_size)
-  np.add.at(matrix, (rows, lo), np.float32(1) - frac)
+  np.add.at(matrix, (rows, lo), (f32(1) - frac).astype(f32))
   np.add.at(matrix, (rows, hi), frac)
   return matrix
 

@@ -1,0 +1,145 @@
+"""FID Inception feature extraction: gan.features vs pytorch-fid, same run.
+
+Both sides get the same images (random smooth images, `--size` px, RGB) and
+the same weights, including their own resize to 299 x 299, and run in
+alternating rounds so that load changes on a shared machine hit both alike.
+Prints img/s for each, the ratio (ours / pytorch-fid) and the largest pool3
+difference between the two.
+
+  python benchmarks/inception_features.py --num_images=100 --batch_size=50 \
+      --size=128 --rounds=3
+
+Weights are random (pytorch-fid's architecture, `gan.convert_inception.
+random_pytorch_fid_state_dict`) unless --torch_weights names pytorch-fid's
+pt_inception-2015-12-05-6726825d.pth; speed does not depend on them.
+Requires torch and pytorch-fid (the [test] extra).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def prepare_weights(torch_weights: str | None) -> tuple[str, str]:
+  """(torch_home, flax_path) for the chosen weights."""
+  from gan import convert_inception
+  from gan import inception
+  if not torch_weights:
+    home = os.path.join(tempfile.gettempdir(), "gan_benchmark_fid_inception")
+    _, flax_path = convert_inception.write_random_weights(home, seed=0)
+    return home, flax_path
+  home = tempfile.mkdtemp(prefix="gan_benchmark_torch_home_")
+  checkpoints = os.path.join(home, "hub", "checkpoints")
+  os.makedirs(checkpoints)
+  shutil.copy(torch_weights, os.path.join(checkpoints, inception.WEIGHTS_FILE))
+  flax_path = os.path.join(home, inception.CONVERTED_FILE)
+  convert_inception.convert_file(torch_weights, flax_path)
+  return home, flax_path
+
+
+def pytorch_fid_side(torch_home: str, threads: int):
+  import pytorch_fid.inception
+  import torch
+  torch.set_num_threads(threads)
+  os.environ["TORCH_HOME"] = torch_home  # torch.hub finds the file there.
+  model = pytorch_fid.inception.InceptionV3([3]).eval()
+
+  def step(batch):
+    with torch.no_grad():
+      return model(batch)[0][:, :, 0, 0]
+
+  def to_batch(images):  # [-1, 1] NHWC -> pytorch-fid's [0, 1] NCHW.
+    return torch.from_numpy(
+        np.ascontiguousarray(images.transpose(0, 3, 1, 2) * 0.5 + 0.5))
+
+  return step, to_batch, lambda out: out.numpy()
+
+
+def jax_side(flax_path: str, batch_size: int):
+  from gan import features
+  network = features.FIDInceptionNetwork(flax_path, batch_size=batch_size)
+  return (lambda batch: network(batch)["pool3"], lambda images: images,
+          np.asarray)
+
+
+def smooth_images(num: int, size: int, seed: int = 0) -> np.ndarray:
+  """[num, size, size, 3] float32 in [-1, 1]: upsampled random noise."""
+  from PIL import Image
+  rng = np.random.RandomState(seed)
+  images = []
+  for _ in range(num):
+    low = rng.randint(0, 256, (size // 8, size // 8, 3)).astype(np.uint8)
+    image = Image.fromarray(low).resize((size, size), Image.BILINEAR)
+    images.append(np.asarray(image, np.float32) / 127.5 - 1)
+  return np.stack(images)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--num_images", type=int, default=100)
+  parser.add_argument("--batch_size", type=int, default=50)
+  parser.add_argument("--size", type=int, default=128)
+  parser.add_argument("--rounds", type=int, default=3)
+  parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                      help="PyTorch threads (pytorch-fid's default: all).")
+  parser.add_argument("--torch_weights", default=None)
+  args = parser.parse_args()
+
+  import jax
+  torch_home, flax_path = prepare_weights(args.torch_weights)
+  images = smooth_images(args.num_images, args.size)
+  batches = [images[i:i + args.batch_size]
+             for i in range(0, args.num_images, args.batch_size)]
+  sides = {"gan.features (JAX)": jax_side(flax_path, args.batch_size),
+           "pytorch-fid": pytorch_fid_side(torch_home, args.threads)}
+  prepared = {name: [to_batch(b) for b in batches]
+              for name, (_, to_batch, _) in sides.items()}
+
+  # Warm-up (compilation), and the two sides' features on the first batch.
+  first = {}
+  for name, (step, _, fetch) in sides.items():
+    start = time.perf_counter()
+    first[name] = fetch(step(prepared[name][0]))
+    print(f"{name}: first batch (compile/warm-up) "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
+  difference = np.abs(first["gan.features (JAX)"] - first["pytorch-fid"]).max()
+
+  totals = {name: 0.0 for name in sides}
+  for round_index in range(args.rounds):
+    for name, (step, _, fetch) in sides.items():
+      start = time.perf_counter()
+      outputs = [step(b) for b in prepared[name]]
+      for out in outputs:
+        fetch(out)
+      seconds = time.perf_counter() - start
+      totals[name] += seconds
+      print(f"round {round_index + 1} {name}: "
+            f"{args.num_images / seconds:.2f} img/s", flush=True)
+
+  rates = {name: args.rounds * args.num_images / seconds
+           for name, seconds in totals.items()}
+  ours, theirs = rates["gan.features (JAX)"], rates["pytorch-fid"]
+  print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"{platform.processor() or platform.platform()}; jax "
+        f"{jax.__version__} on {jax.devices()[0].platform}; load average "
+        f"{os.getloadavg()[0]:.1f}")
+  print(f"{args.num_images} images {args.size}x{args.size} RGB, batch "
+        f"{args.batch_size}, {args.rounds} rounds, torch threads "
+        f"{args.threads}")
+  print(f"gan.features (JAX): {ours:.2f} img/s")
+  print(f"pytorch-fid:        {theirs:.2f} img/s")
+  print(f"ratio ours / pytorch-fid: {ours / theirs:.2f}x")
+  print(f"max |pool3 difference| on the first batch: {difference:.2e}")
+
+
+if __name__ == "__main__":
+  main()

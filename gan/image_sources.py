@@ -1,0 +1,394 @@
+"""Streaming image sources for evaluation.
+
+Every source yields batches of float32 [B, H, W, C] images in [-1, 1]
+(C = 1 or 3) and never holds the whole set in memory. A statistics file is a
+source without images. Sources are named by a spec string:
+
+  PATH/TO/DIR  or folder:PATH   images in a folder (recursive; bmp, jpg,
+                                jpeg, pgm, png, ppm, tif, tiff, webp)
+  PATH.npz     or stats:PATH    pytorch-fid statistics (`mu`, `sigma`)
+  tfds:NAME/SPLIT[#CLASS]       a prepared TFDS dataset split, e.g.
+                                tfds:alzheimers_mri/test or
+                                tfds:alzheimers_mri/train[:50%]#ModerateDemented
+  workdir:PATH[@STEP][#CLASS]   samples of a training run's EMA generator
+                                (latest checkpoint, or STEP); N per class for
+                                a conditional model (or only CLASS)
+
+Images keep their own size; the feature extractor resizes. 8-bit pixels v
+map to v / 127.5 - 1, as pytorch-fid's ToTensor and 2x - 1 do. Grayscale
+stays one channel (the network treats it as RGB with equal channels, as
+pytorch-fid's `.convert('RGB')`); other modes (RGBA, palette, ...) are
+converted to RGB as pytorch-fid does. 16-bit and float grayscale go through
+the percentile window of the project's TFDS builders
+(`gan_datasets.mri_io.to_uint8`); pytorch-fid would clip them to 8 bits.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import Iterator, Protocol
+
+import numpy as np
+
+from gan.errors import UserError
+from gan.metrics import statistics as statistics_lib
+
+# pytorch-fid's list (`IMAGE_EXTENSIONS`), matched case-insensitively.
+IMAGE_EXTENSIONS = ("bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff",
+                    "webp")
+
+SPEC_HELP = ("a folder of images, a statistics .npz, tfds:NAME/SPLIT[#CLASS] "
+             "or workdir:PATH[@STEP][#CLASS]")
+
+
+class ImageSource(Protocol):
+  """A finite stream of images."""
+  spec: str
+
+  def num_images(self) -> int | None:
+    """How many images `batches` yields, if known beforehand."""
+
+  def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+    """float32 [B <= batch_size, H, W, C] in [-1, 1]; B varies at the end."""
+
+  def describe(self) -> dict:
+    """JSON-able description for results."""
+
+  def cache_key(self) -> str | None:
+    """A digest of the exact images, or None if they cannot be cached."""
+
+
+# ---------------------------------------------------------------------------
+# Folder.
+
+
+def _to_array(image, path: str) -> np.ndarray:
+  """PIL image -> float32 [H, W, 1 or 3] in [-1, 1]."""
+  mode = image.mode
+  if mode.startswith("I") or mode == "F":
+    # 16/32-bit or float grayscale: the percentile window the project's TFDS
+    # builders apply (`gan_datasets.mri_io.to_uint8`), so a folder compares
+    # like the dataset built from it.
+    from gan_datasets import mri_io  # pylint: disable=g-import-not-at-top
+    pixels = mri_io.to_uint8(np.asarray(image))
+    return (pixels.astype(np.float32) / 127.5 - 1.0)[..., None]
+  if mode in ("1", "L", "LA"):
+    image = image.convert("L")
+    return (np.asarray(image, np.float32) / 127.5 - 1.0)[..., None]
+  # RGB, RGBA, P, CMYK, YCbCr, ...: RGB as pytorch-fid's `.convert('RGB')`.
+  image = image.convert("RGB")
+  return np.asarray(image, np.float32) / 127.5 - 1.0
+
+
+def read_image(path: str) -> np.ndarray:
+  """Decodes one image file to float32 [H, W, 1 or 3] in [-1, 1].
+
+  Raises:
+    UserError: an unreadable or corrupt file, naming it.
+  """
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  try:
+    with Image.open(path) as image:
+      image.load()
+      return _to_array(image, path)
+  except UserError:
+    raise
+  except Exception as e:  # PIL raises many types for bad files.
+    raise UserError(f"cannot read image {path} ({type(e).__name__}: {e}); "
+                    f"remove or replace the file") from None
+
+
+def list_images(folder: str) -> list[str]:
+  """Image files under `folder`, recursively, sorted by relative path."""
+  files = []
+  for root, dirs, names in os.walk(folder, followlinks=True):
+    dirs.sort()
+    for name in names:
+      if name.startswith("."):
+        continue
+      if name.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS:
+        files.append(os.path.join(root, name))
+  return sorted(files, key=lambda p: os.path.relpath(p, folder))
+
+
+def _stack(images: list[np.ndarray]) -> np.ndarray:
+  """Stacks [H, W, C] images; grayscale joins RGB by repeating its channel
+  (what pytorch-fid's `.convert('RGB')` does, and exact for the network)."""
+  if len({image.shape[-1] for image in images}) > 1:
+    images = [np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+              for image in images]
+  return np.stack(images)
+
+
+@dataclasses.dataclass
+class FolderSource:
+  """Images in a folder and its subfolders, in sorted path order.
+
+  Consecutive images of equal size are batched together; a change of size
+  ends a batch early (mixed folders work, in order, at some speed cost: each
+  new size compiles a resize once). Grayscale and RGB images mix freely.
+  """
+  folder: str
+  spec: str = ""
+
+  def __post_init__(self):
+    if not os.path.isdir(self.folder):
+      raise UserError(f"image folder {self.folder} does not exist")
+    self.spec = self.spec or f"folder:{self.folder}"
+    self.files = list_images(self.folder)
+    if not self.files:
+      raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder "
+                      f"{self.folder}")
+
+  def num_images(self) -> int:
+    return len(self.files)
+
+  def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+    pending: list[np.ndarray] = []
+    for path in self.files:
+      image = read_image(path)
+      if pending and (image.shape[:2] != pending[0].shape[:2]
+                      or len(pending) == batch_size):
+        yield _stack(pending)
+        pending = []
+      pending.append(image)
+    if pending:
+      yield _stack(pending)
+
+  def describe(self) -> dict:
+    return {"kind": "folder", "path": os.path.abspath(self.folder)}
+
+  def cache_key(self) -> str:
+    digest = hashlib.sha256(b"folder\0")
+    for path in self.files:
+      stat = os.stat(path)
+      digest.update(f"{os.path.relpath(path, self.folder)}\0{stat.st_size}\0"
+                    f"{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# TFDS.
+
+
+def _resolve_class(name_or_index: str, class_names: list[str],
+                   where: str) -> int:
+  if name_or_index in class_names:
+    return class_names.index(name_or_index)
+  if name_or_index.isdigit() and int(name_or_index) < len(class_names):
+    return int(name_or_index)
+  raise UserError(f"no class {name_or_index!r} in {where}; its classes are "
+                  f"{class_names}")
+
+
+@dataclasses.dataclass
+class TfdsSource:
+  """A split of a prepared TFDS dataset (feature 'image', uint8 [H, W, C])."""
+  name: str
+  split: str
+  data_dir: str | None = None
+  class_name: str | None = None
+  spec: str = ""
+
+  def __post_init__(self):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+    tf.config.set_visible_devices([], "GPU")  # Leave accelerators to JAX.
+    self.spec = self.spec or f"tfds:{self.name}/{self.split}"
+    base = self.name.split("/")[0].split(":")[0]
+    try:  # Registers our builders; other names must be registered already.
+      __import__(f"gan_datasets.{base}")
+    except ImportError:
+      pass
+    try:
+      self.builder = tfds.builder(self.name, data_dir=self.data_dir)
+    except Exception as e:  # DatasetNotFoundError and friends.
+      raise UserError(f"unknown TFDS dataset {self.name!r} ({type(e).__name__}"
+                      f"); the project's datasets are alzheimers_mri, "
+                      f"mni152_slices and mri_folder") from None
+    if not self.builder.is_prepared():
+      raise UserError(
+          f"TFDS dataset {self.name} is not prepared in "
+          f"{self.builder.data_dir}; build it first (`python -m gan.main` "
+          f"prepares it, or `tfds build` with --data_dir), or pass "
+          f"--data_dir where it is")
+    info = self.builder.info
+    if "image" not in info.features:
+      raise UserError(f"TFDS dataset {self.name} has no 'image' feature")
+    try:
+      self._num = info.splits[self.split].num_examples
+    except Exception as e:
+      raise UserError(f"TFDS dataset {self.name} has no split {self.split!r} "
+                      f"(splits: {sorted(info.splits)}; {e})") from None
+    self.label = None
+    if self.class_name is not None:
+      names = (list(info.features["label"].names)
+               if "label" in info.features else [])
+      self.label = _resolve_class(self.class_name, names,
+                                  f"TFDS dataset {self.name}")
+      self._num = None  # Known only after filtering.
+
+  def num_images(self) -> int | None:
+    return self._num
+
+  def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    dataset = self.builder.as_dataset(split=self.split, shuffle_files=False)
+    if self.label is not None:
+      dataset = dataset.filter(lambda ex: ex["label"] == self.label)
+    dataset = dataset.map(lambda ex: ex["image"])
+    # Equal shapes are required to batch; TFDS images of one dataset are.
+    dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    for images in dataset.as_numpy_iterator():
+      if images.dtype != np.uint8:
+        raise UserError(f"TFDS dataset {self.name} stores {images.dtype} "
+                        f"images; evaluation reads uint8 images")
+      yield images.astype(np.float32) / 127.5 - 1.0
+
+  def describe(self) -> dict:
+    return {"kind": "tfds", "name": self.name, "split": self.split,
+            "class": self.class_name,
+            "data_dir": str(self.builder.data_dir)}
+
+  def cache_key(self) -> str:
+    info = self.builder.info
+    digest = hashlib.sha256(b"tfds\0")
+    digest.update(f"{info.full_name}\0{self.split}\0{self.label}\0"
+                  f"{self.builder.data_dir}\0".encode())
+    for path in sorted(os.listdir(self.builder.data_dir)):
+      stat = os.stat(os.path.join(self.builder.data_dir, path))
+      digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Training workdir.
+
+
+@dataclasses.dataclass
+class WorkdirSource:
+  """Samples of the EMA generator of a training workdir.
+
+  `num_samples` images for an unconditional model; for a conditional one,
+  `num_samples` per class (classes in order), or only for `class_name`.
+  """
+  workdir: str
+  step: int | None = None
+  num_samples: int = 10_000
+  seed: int = 0
+  class_name: str | None = None
+  spec: str = ""
+
+  def __post_init__(self):
+    from gan import sampling  # pylint: disable=g-import-not-at-top
+    if not os.path.isdir(self.workdir):
+      raise UserError(f"workdir {self.workdir} does not exist")
+    self.generator = sampling.load_generator(self.workdir, self.step)
+    self.spec = self.spec or f"workdir:{self.workdir}"
+    if self.generator.num_classes:
+      names = list(self.generator.class_names)
+      if self.class_name is not None:
+        self.classes = [_resolve_class(self.class_name, names,
+                                       f"the model of {self.workdir}")]
+      else:
+        self.classes = list(range(self.generator.num_classes))
+    else:
+      if self.class_name is not None:
+        raise UserError(f"the model of {self.workdir} is unconditional; drop "
+                        f"#{self.class_name} from the source")
+      self.classes = [None]
+
+  def num_images(self) -> int:
+    return self.num_samples * len(self.classes)
+
+  def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+    for index, label in enumerate(self.classes):
+      labels = (None if label is None
+                else np.full(self.num_samples, label, np.int32))
+      yield from self.generator.sample(self.num_samples,
+                                       seed=self.seed + index, labels=labels,
+                                       batch_size=batch_size)
+
+  def describe(self) -> dict:
+    names = self.generator.class_names
+    return {"kind": "workdir", "path": os.path.abspath(self.workdir),
+            "step": int(self.generator.step), "seed": self.seed,
+            "num_samples_per_class": self.num_samples,
+            "classes": [names[c] if c is not None else None
+                        for c in self.classes],
+            "generator": "ema"}
+
+  def cache_key(self) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Statistics.
+
+
+@dataclasses.dataclass
+class StatisticsSource:
+  """A pytorch-fid `.npz` (mu, sigma): FID only, no images."""
+  path: str
+  spec: str = ""
+
+  def __post_init__(self):
+    self.spec = self.spec or self.path
+    self.statistics = statistics_lib.load_statistics(self.path)
+
+  def describe(self) -> dict:
+    return {"kind": "statistics", "path": os.path.abspath(self.path),
+            "num_samples": self.statistics.num_samples,
+            "feature": self.statistics.feature or None,
+            "convention": self.statistics.convention or None}
+
+
+Source = FolderSource | TfdsSource | WorkdirSource | StatisticsSource
+
+
+def _split_class(rest: str) -> tuple[str, str | None]:
+  if "#" in rest:
+    rest, class_name = rest.rsplit("#", 1)
+    return rest, class_name
+  return rest, None
+
+
+def parse_source(spec: str, *, data_dir: str | None = None,
+                 num_samples: int = 10_000, seed: int = 0) -> Source:
+  """Builds the source a spec string names (see the module docstring).
+
+  Raises:
+    UserError: an unknown or malformed spec, or a missing input.
+  """
+  if not spec:
+    raise UserError(f"empty source; give {SPEC_HELP}")
+  if spec.startswith("tfds:"):
+    rest, class_name = _split_class(spec[len("tfds:"):])
+    if "/" not in rest:
+      raise UserError(f"source {spec!r} needs a split: tfds:NAME/SPLIT, e.g. "
+                      f"tfds:alzheimers_mri/test")
+    name, split = rest.rsplit("/", 1)
+    return TfdsSource(name, split, data_dir=data_dir, class_name=class_name,
+                      spec=spec)
+  if spec.startswith("workdir:"):
+    rest, class_name = _split_class(spec[len("workdir:"):])
+    step = None
+    if "@" in rest:
+      rest, step_text = rest.rsplit("@", 1)
+      if not step_text.isdigit():
+        raise UserError(f"source {spec!r}: the checkpoint step after '@' must "
+                        f"be a number")
+      step = int(step_text)
+    return WorkdirSource(rest, step=step, num_samples=num_samples, seed=seed,
+                         class_name=class_name, spec=spec)
+  if spec.startswith("stats:"):
+    return StatisticsSource(spec[len("stats:"):], spec=spec)
+  if spec.startswith("folder:"):
+    return FolderSource(spec[len("folder:"):], spec=spec)
+  if spec.endswith(".npz"):
+    return StatisticsSource(spec, spec=spec)
+  if os.path.isdir(spec):
+    return FolderSource(spec, spec=spec)
+  raise UserError(f"source {spec!r} is neither an existing folder nor a .npz "
+                  f"file; give {SPEC_HELP}")
