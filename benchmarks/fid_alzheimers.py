@@ -8,12 +8,15 @@ the numbers with their N, the extraction speed and the total time.
 
   python benchmarks/fid_alzheimers.py \
       --archive=../shared/data/alzheimers_mri/archive.zip \
-      [--inception_weights=fid_inception_v3.msgpack]
+      [--torch_weights=pt_inception-2015-12-05-6726825d.pth] \
+      [--compare_pytorch_fid]
 
-Without --inception_weights (or $GAN_INCEPTION_WEIGHTS) the FID Inception has
-RANDOM weights (pytorch-fid's architecture): the run then measures speed and
-the pipeline, and its FID is not the real test-vs-train FID. Random weights
-need torch and pytorch-fid (the [test] extra) to be made.
+Without --torch_weights the FID Inception has RANDOM weights (pytorch-fid's
+architecture): the run then measures speed and the pipeline, and its FID is
+not the real test-vs-train FID. --compare_pytorch_fid also runs pytorch-fid's
+command line on the same two folders with the same weights (offline, through
+$TORCH_HOME) and prints its FID and time. Needs torch and pytorch-fid (the
+[test] extra).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import argparse
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,23 +55,24 @@ def extract_split(archive: zipfile.ZipFile, split: str, folder: str,
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--archive", default=DEFAULT_ARCHIVE)
-  parser.add_argument("--inception_weights", default=None)
+  parser.add_argument("--torch_weights", default=None,
+                      help="pytorch-fid's .pth (default: random weights).")
   parser.add_argument("--batch_size", type=int, default=50)
   parser.add_argument("--limit", type=int, default=None,
                       help="Use only this many images per split (quick run).")
+  parser.add_argument("--compare_pytorch_fid", action="store_true")
   args = parser.parse_args()
 
   import jax
   from gan import evaluation
-  from gan import inception
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  from inception_features import prepare_weights
 
-  weights = args.inception_weights or os.environ.get(inception.WEIGHTS_ENV)
-  if not weights:
-    from gan import convert_inception
-    home = os.path.join(tempfile.gettempdir(), "gan_benchmark_fid_inception")
-    _, weights = convert_inception.write_random_weights(home, seed=0)
-    print("NOTE: RANDOM FID Inception weights (none given): the numbers "
-          "below measure the pipeline and its speed, not the real FID.")
+  torch_home, weights = prepare_weights(args.torch_weights)
+  if not args.torch_weights:
+    print("NOTE: RANDOM FID Inception weights (no --torch_weights): the "
+          "numbers below measure the pipeline and its speed, not the real "
+          "FID.")
 
   work = tempfile.mkdtemp(prefix="gan_alzheimers_fid_")
   try:
@@ -83,6 +88,16 @@ def main():
         inception_weights=weights, batch_size=args.batch_size,
         output=os.path.join(work, "results.json"), tensorboard=False)
     seconds = time.perf_counter() - start
+    if args.compare_pytorch_fid:
+      start = time.perf_counter()
+      theirs = subprocess.run(
+          [sys.executable, "-m", "pytorch_fid", os.path.join(work, "test"),
+           os.path.join(work, "train"), "--device=cpu",
+           f"--batch-size={args.batch_size}"],
+          capture_output=True, text=True, check=True,
+          env={**os.environ, "TORCH_HOME": torch_home})
+      pytorch_fid_seconds = time.perf_counter() - start
+      pytorch_fid_value = float(theirs.stdout.split("FID:")[-1])
   finally:
     shutil.rmtree(work, ignore_errors=True)
 
@@ -96,6 +111,12 @@ def main():
           f"{source.get('images_per_second', 0):.2f} img/s")
   print(f"convention: {results['conventions']['fid_inception_v3']}")
   print(f"total (features, metrics) {seconds:.0f} s")
+  if args.compare_pytorch_fid:
+    ours = results["metrics"]["fid"]["value"]
+    print(f"pytorch-fid command line on the same folders: FID "
+          f"{pytorch_fid_value:.4f} in {pytorch_fid_seconds:.0f} s; relative "
+          f"difference {abs(ours - pytorch_fid_value) / pytorch_fid_value:.1e}"
+          f"; time ratio {pytorch_fid_seconds / seconds:.2f}x")
 
 
 if __name__ == "__main__":

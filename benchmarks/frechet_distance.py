@@ -15,7 +15,6 @@ Requires pytorch-fid (the [test] extra).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import sys

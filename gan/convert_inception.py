@@ -10,7 +10,8 @@ weights_only=True)`, which refuses to unpickle arbitrary objects. Every
 converted leaf is checked against the shapes of the Flax model's own `init`.
 
 State-dict keys are torchvision's:
-  <layer>.conv.weight [out, in, kh, kw] -> params/<layer>/kernel [kh, kw, in, out]
+  <layer>.conv.weight [out, in, kh, kw] -> params/<layer>/kernel
+                                           [kh, kw, in, out]
   <layer>.bn.weight, .bn.bias           -> params/<layer>/scale, bias
   <layer>.bn.running_mean, running_var  -> batch_stats/<layer>/mean, var
   fc.weight [1008, 2048], fc.bias       -> params/fc/kernel [2048, 1008], bias
@@ -170,7 +171,8 @@ def build_pytorch_fid_inception():
   torch's default (random) initialisation. Needs pytorch-fid.
   """
   from unittest import mock  # pylint: disable=g-import-not-at-top
-  import pytorch_fid.inception as pytorch_fid_inception  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  import pytorch_fid.inception as pytorch_fid_inception
   import torch  # pylint: disable=g-import-not-at-top
 
   def no_download(*args, **kwargs):
@@ -182,6 +184,11 @@ def build_pytorch_fid_inception():
       mock.patch.object(torch.nn.Module, "load_state_dict",
                         lambda self, *args, **kwargs: None):
     return pytorch_fid_inception.fid_inception_v3()
+
+
+# Bump when `random_pytorch_fid_state_dict` changes, so that files made by
+# `write_random_weights` for an older version are made again.
+_RANDOM_WEIGHTS_VERSION = 2
 
 
 def random_pytorch_fid_state_dict(seed: int = 0, calibration_images: int = 6):
@@ -256,7 +263,7 @@ def write_random_weights(directory: str, seed: int = 0) -> tuple[str, str]:
   torch_path = os.path.join(directory, "hub", "checkpoints",
                             inception.WEIGHTS_FILE)
   flax_path = os.path.join(directory, inception.CONVERTED_FILE)
-  stamp = os.path.join(directory, f"seed_{seed}")
+  stamp = os.path.join(directory, f"seed_{seed}.v{_RANDOM_WEIGHTS_VERSION}")
   if not all(os.path.isfile(p) for p in (torch_path, flax_path, stamp)):
     os.makedirs(os.path.dirname(torch_path), exist_ok=True)
     # Written under temporary names and renamed: concurrent test workers

@@ -1,6 +1,7 @@
 r"""Evaluates generated images: FID, KID and Inception Score.
 
-  python -m gan.evaluate --source_a=workdir:runs/alz --source_b=tfds:alzheimers_mri/test
+  python -m gan.evaluate --source_a=workdir:runs/alz \
+      --source_b=tfds:alzheimers_mri/test
   python -m gan.evaluate --source_a=samples/ --source_b=real/ --output=eval/
   python -m gan.evaluate --source_a=tfds:alzheimers_mri/train \
       --save_statistics=alzheimers_train.npz

@@ -103,7 +103,8 @@ class _Side:
     return description
 
 
-def _cache_path(cache_dir: str, side: _Side, networks: dict, names) -> str | None:
+def _cache_path(cache_dir: str, side: _Side, networks: dict,
+                names) -> str | None:
   key = side.source.cache_key()
   if key is None:
     return None

@@ -95,8 +95,9 @@ def read_image(path: str) -> np.ndarray:
   except UserError:
     raise
   except Exception as e:  # PIL raises many types for bad files.
-    raise UserError(f"cannot read image {path} ({type(e).__name__}: {e}); "
-                    f"remove or replace the file") from None
+    reason = " ".join(str(e).split())  # One line, whatever PIL says.
+    raise UserError(f"cannot read image {path} ({type(e).__name__}: "
+                    f"{reason}); remove or replace the file") from None
 
 
 def list_images(folder: str) -> list[str]:

@@ -398,7 +398,8 @@ def test_binary_prints_one_line_errors(tmp_path):
       timeout=300)
   assert result.returncode == 1
   last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith("error: source ") and "neither an existing folder" in last
+  assert last.startswith("error: source ")
+  assert "neither an existing folder" in last
   assert "Traceback" not in result.stderr
 
 
