@@ -21,8 +21,9 @@ def get_config():
   config.data.resolution = 64
   config.test_split = "test"
   config.classifier = c = ml_collections.ConfigDict()
-  c.widths = (32, 64, 128, 256)    # ResNet stage widths (GroupNorm, 1 block each).
-  c.num_steps = 1500               # ~19 epochs of the 5121 training images.
+  c.widths = (16, 32, 64, 128)     # ResNet stage widths (BatchNorm, 1 block each).
+  c.stem_strides = 2               # First stage at 32x32: ~125 img/s on 2 CPU cores.
+  c.num_steps = 600                # 7.5 epochs of the 5121 training images, ~5 min.
   c.batch_size = 64
   c.learning_rate = 1e-3           # AdamW, cosine decay to 0.
   c.weight_decay = 1e-4

@@ -58,6 +58,9 @@ def get_config():
   config.train = train = ml_collections.ConfigDict()
   train.num_steps = 10_000            # One step = one D update and one G update.
   train.batch_size = 64               # Global batch; split over all devices.
+  # Stop (and checkpoint) once this many minutes of training have passed in
+  # one invocation, e.g. to compare models at equal wall-clock; None = off.
+  train.time_budget_minutes = ml_collections.config_dict.placeholder(float)
   # Loss by name: nonsaturating (logistic), hinge, wgan_gp.
   train.loss = "nonsaturating"
   train.gp_weight = 10.0              # wgan_gp: gradient-penalty weight.

@@ -384,7 +384,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     checkpointer.save(step, state, meta, force=True)
 
   pending, window_start, last_good = [], time.time(), checkpointer.latest_step()
+  run_start = time.time()
   step = start_step
+  out_of_time = False
   with _PreemptionFlag() as preemption:
     while step < config.train.num_steps:
       batch = parallel.shard(next(batches))
@@ -392,9 +394,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       step += 1
       pending.append(metrics)
       report(step)
-      at_log = step % config.log.every_steps == 0 or step == config.train.num_steps
-      at_ckpt = (step % config.log.checkpoint_every_steps == 0
-                 or step == config.train.num_steps)
+      if step % config.log.every_steps == 0:
+        out_of_time = _time_budget_spent(config, run_start)
+      last = step == config.train.num_steps or out_of_time
+      at_log = step % config.log.every_steps == 0 or last
+      at_ckpt = step % config.log.checkpoint_every_steps == 0 or last
       if at_log or at_ckpt or preemption.raised:
         window = jax.device_get(pending)
         bad = [start for start, m in enumerate(window) if m["finite"] < 1]
@@ -417,7 +421,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         logging.info("step %d/%d | %s", step, config.train.num_steps,
                      _format_metrics(means))
         pending, window_start = [], time.time()
-      if step % config.log.image_every_steps == 0 or step == config.train.num_steps:
+      if step % config.log.image_every_steps == 0 or last:
         write_grid(step)
       if at_ckpt or preemption.raised or checkpointer.reached_preemption(step):
         save(step)
@@ -426,6 +430,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           logging.warning("Preempted: checkpoint saved at step %d; run the same "
                           "command to resume.", step)
           break
+      if out_of_time:
+        logging.info("Time budget of %.1f minutes spent: stopped at step %d "
+                     "(checkpoint saved; raise train.num_steps or the budget "
+                     "and rerun to continue).",
+                     config.train.time_budget_minutes, step)
+        break
   checkpointer.wait_until_finished()
   writer.flush()
   return state
+
+
+def _time_budget_spent(config, run_start: float) -> bool:
+  """Whether this invocation has used config.train.time_budget_minutes.
+
+  Checked at logging steps only; on several processes process 0's clock
+  decides, so that every process stops (and saves) at the same step.
+  """
+  budget = config.train.get("time_budget_minutes")
+  if not budget:
+    return False
+  spent = (time.time() - run_start) / 60 >= budget
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    spent = bool(multihost_utils.broadcast_one_to_all(np.asarray(spent)))
+  return spent
