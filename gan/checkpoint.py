@@ -42,13 +42,38 @@ def _flatten(prefix: str, value) -> dict[str, Any]:
   return {prefix: value}
 
 
+# Fields of `model` that only one family's networks read: changing them
+# cannot break resuming a run of the other family.
+_FAMILY_ONLY_FIELDS = {
+    "dcgan": ("model.stylegan2.",),
+    "stylegan2": ("model.g_base_channels", "model.d_base_channels",
+                  "model.label_embed_dim"),
+}
+
+
+def _irrelevant(key: str, model_name) -> bool:
+  from gan import models  # Late: models import flax modules we do not need here.
+  try:
+    family = models.family(model_name)
+  except Exception:  # Unknown name: compare everything.
+    return False
+  return key.startswith(_FAMILY_ONLY_FIELDS.get(family, ()))
+
+
 def config_differences(saved: dict, current: dict) -> list[str]:
-  """Structural config fields whose values differ, as 'field: saved -> now'."""
+  """Structural config fields whose values differ, as 'field: saved -> now'.
+
+  Fields the current model family never reads (model.stylegan2.* for a
+  DCGAN, DCGAN widths for a StyleGAN2) are not compared.
+  """
   diffs = []
+  model_name = _get(current, "model.name")
   for field in _STRUCTURAL_FIELDS:
     a = _flatten(field, _get(saved, field))
     b = _flatten(field, _get(current, field))
     for key in sorted(set(a) | set(b)):
+      if _get(saved, "model.name") == model_name and _irrelevant(key, model_name):
+        continue
       if a.get(key) != b.get(key):
         diffs.append(f"{key}: {a.get(key)!r} in checkpoint, {b.get(key)!r} now")
   return diffs
