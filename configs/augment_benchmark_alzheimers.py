@@ -7,6 +7,8 @@
 Each arm trains the classifier of configs/classifier_alzheimers.py with the
 same step budget and the same seeds.
 """
+import ml_collections
+
 from configs import classifier_alzheimers
 
 
@@ -15,4 +17,10 @@ def get_config():
   config.arms = ("real", "real+classic", "real+synthetic",
                  "real+synthetic@0.5", "synthetic")
   config.seeds = (0, 1, 2)
+  # Optional: keep only synthetic images that this classifier (trained on the
+  # real train split, e.g. by gan.train_classifier) assigns to their intended
+  # class with probability >= min_confidence.
+  config.filter = ml_collections.ConfigDict()
+  config.filter.classifier = ml_collections.config_dict.placeholder(str)
+  config.filter.min_confidence = 0.9
   return config

@@ -9,6 +9,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from gan import checkpoint
+from gan import classifier
 from gan import downstream
 from gan import input_pipeline
 from gan.errors import exit_on_user_error
@@ -37,8 +38,16 @@ def main(argv):
                                         train.class_names,
                                         config.data.resolution,
                                         FLAGS.generator_step)
+    if config.filter.classifier:
+      source = downstream.ConfidenceFilter(
+          source, classifier.load(config.filter.classifier),
+          config.filter.min_confidence)
   result = downstream.run(config, train, test, source, progress=print)
   result["generator_workdir"] = FLAGS.generator_workdir
+  if isinstance(source, downstream.ConfidenceFilter):
+    result["filter"] = {"classifier": config.filter.classifier,
+                        "min_confidence": config.filter.min_confidence,
+                        "acceptance": source.acceptance_rates(train.class_names)}
   downstream.write_results(result, FLAGS.output)
   print(downstream.markdown_table(result))
 

@@ -60,12 +60,69 @@ class GeneratorSource:
       if n <= 0:
         continue
       for batch in self.generator.sample(
-          n, seed=seed * 1000 + class_index, labels=np.full(n, class_index)):
+          n, seed=sampling.class_seed(seed, class_index), labels=np.full(n, class_index)):
         if batch.shape[1] != self.resolution:
           batch = tf.image.resize(batch, [self.resolution] * 2, antialias=True).numpy()
         images.append(image_grid.to_uint8(batch))
       labels.append(np.full(n, class_index, np.int32))
     return np.concatenate(images), np.concatenate(labels)
+
+
+class ConfidenceFilter:
+  """Keeps the synthetic images a classifier assigns to their intended class.
+
+  Wraps a SyntheticSource: draws images in rounds and keeps those whose
+  softmax probability of the requested class, under `judge` (a classifier
+  trained on the real training split, e.g. the `encoder:` network), is at
+  least `min_confidence`, until each class has its count. Round r of a call
+  with `seed` draws with seed `seed * 100 + r`, so results stay a pure
+  function of the seed. `acceptance` records kept/drawn per class.
+  """
+
+  MAX_ROUNDS = 100
+
+  def __init__(self, source: SyntheticSource, judge: classifier.TrainedClassifier,
+               min_confidence: float):
+    if not 0.0 <= min_confidence < 1.0:
+      raise UserError(f"filter min_confidence must be in [0, 1); got "
+                      f"{min_confidence}")
+    self.source, self.judge = source, judge
+    self.min_confidence = min_confidence
+    self.acceptance: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0])
+
+  def _keep(self, images, class_index):
+    logits, _ = self.judge.logits_and_features(images)
+    logits = logits - logits.max(-1, keepdims=True)
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    return probs[:, class_index] >= self.min_confidence
+
+  def sample(self, counts, seed):
+    images, labels = [], []
+    for class_index, n in sorted(counts.items()):
+      kept, have = [], 0
+      for r in range(self.MAX_ROUNDS):
+        if have >= n:
+          break
+        # Draw at least what is missing, plus slack for rejections.
+        draw = max(2 * (n - have), 32)
+        batch, _ = self.source.sample({class_index: draw}, seed * 100 + r)
+        keep = self._keep(batch, class_index)
+        kept.append(batch[keep])
+        have += int(keep.sum())
+        self.acceptance[class_index][0] += int(keep.sum())
+        self.acceptance[class_index][1] += draw
+      if have < n:
+        raise UserError(
+            f"only {have} of {n} synthetic images of class {class_index} "
+            f"passed min_confidence={self.min_confidence} after "
+            f"{self.MAX_ROUNDS} rounds; lower --config.filter.min_confidence")
+      images.append(np.concatenate(kept)[:n])
+      labels.append(np.full(n, class_index, np.int32))
+    return np.concatenate(images), np.concatenate(labels)
+
+  def acceptance_rates(self, class_names) -> dict[str, float]:
+    return {class_names[c]: kept / drawn
+            for c, (kept, drawn) in sorted(self.acceptance.items())}
 
 
 def _real_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -77,6 +77,15 @@ class Generator:
       yield np.asarray(images[:count])
 
 
+def class_seed(seed: int, class_index: int) -> int:
+  """The seed of one class's latent stream in a per-class export.
+
+  One stream per class, so adding or resizing one class leaves every other
+  class's images unchanged (gan.sample and the augmentation benchmark).
+  """
+  return seed * 1000 + class_index
+
+
 def load_generator(workdir: str, step: int | None = None) -> Generator:
   """The EMA generator saved in `workdir` at `step` (default: the latest)."""
   checkpointer = checkpoint_lib.Checkpointer(workdir, read_only=True)

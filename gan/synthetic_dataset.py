@@ -91,8 +91,8 @@ def write_dataset(generator: sampling.Generator, output: str,
       os.makedirs(os.path.join(staging, name), exist_ok=True)
       class_index = generator.class_names.index(name) if conditional else None
       labels = np.full(count, class_index) if conditional else None
-      # One seed stream per class: adding a class does not change the others.
-      class_seed = seed * 1000 + (class_index if conditional else class_offset)
+      class_seed = sampling.class_seed(
+          seed, class_index if conditional else class_offset)
       index = 0
       for batch in generator.sample(count, seed=class_seed, labels=labels,
                                     batch_size=batch_size,

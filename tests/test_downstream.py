@@ -87,3 +87,47 @@ def test_unknown_arm_and_missing_generator():
     downstream.arm_data("real+synthetic", train, None, 0)
   with pytest.raises(UserError, match="unknown arm 'gan'"):
     downstream.arm_data("gan", train, CopyOfReal(train), 0)
+
+
+class NoisySource:
+  """Random images; pixel (0, 0) decides how a BrightnessJudge sees them."""
+
+  def sample(self, counts, seed):
+    rng = np.random.default_rng(seed)
+    images, labels = [], []
+    for c, n in sorted(counts.items()):
+      images.append(rng.integers(0, 256, (n, 4, 4, 1), dtype=np.uint8))
+      labels.append(np.full(n, c, np.int32))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+class BrightnessJudge:
+  """Two classes: class 1 with probability sigmoid((pixel - 128) / 16)."""
+
+  def logits_and_features(self, images):
+    x = (images[:, 0, 0, 0].astype(np.float64) - 128) / 16
+    logits = np.stack([np.zeros_like(x), x], axis=-1)
+    return logits, logits
+
+
+def test_confidence_filter_keeps_only_confident_images_deterministically():
+  source = downstream.ConfidenceFilter(NoisySource(), BrightnessJudge(), 0.9)
+  images, labels = source.sample({0: 10, 1: 25}, seed=3)
+  assert np.bincount(labels).tolist() == [10, 25]
+  p1 = 1 / (1 + np.exp(-(images[:, 0, 0, 0].astype(np.float64) - 128) / 16))
+  assert np.all(p1[labels == 1] >= 0.9) and np.all(1 - p1[labels == 0] >= 0.9)
+  again, _ = downstream.ConfidenceFilter(
+      NoisySource(), BrightnessJudge(), 0.9).sample({0: 10, 1: 25}, seed=3)
+  np.testing.assert_array_equal(images, again)
+  rates = source.acceptance_rates(["a", "b"])
+  # P(pixel >= 128 + 16 ln 9 ~ 163.2) = 92/256 for each class.
+  assert 0.2 < rates["a"] < 0.55 and 0.2 < rates["b"] < 0.55
+
+
+def test_confidence_filter_errors():
+  with pytest.raises(UserError, match="min_confidence must be in"):
+    downstream.ConfidenceFilter(NoisySource(), BrightnessJudge(), 1.0)
+  impossible = downstream.ConfidenceFilter(NoisySource(), BrightnessJudge(), 0.9999999)
+  impossible.MAX_ROUNDS = 3
+  with pytest.raises(UserError, match="lower --config.filter.min_confidence"):
+    impossible.sample({1: 5}, seed=0)
