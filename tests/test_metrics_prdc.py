@@ -115,6 +115,39 @@ def test_block_fallback_matches_prdc():
                                                        rel=1e-12)
 
 
+def test_grouped_candidate_blocks_match_prdc():
+  # Blocks of 264 columns (>= 2 (k + margin) groups of 8): candidates are
+  # selected through group minima (`_merge_smallest`).
+  real, fake = _sets(seed=3, n_real=520, n_fake=480)
+  px, _ = distances.prepare(real, None, 512)
+  assert px.block == 264 and px.num_blocks == 2  # Balanced: 2 x 260 rows.
+  got = distances.kth_neighbour_distances(px, (3, 5))
+  bd, _ = _brute_knn(real, real, 5)
+  np.testing.assert_allclose(got[5], bd[:, 4], rtol=1e-12)
+  for k in (3, 5):
+    ours_k = ours.precision_recall_density_coverage(real, fake, k, k,
+                                                    block_size=512)
+    want = prdc.compute_prdc(real, fake, k)
+    for key in ("precision", "recall", "density", "coverage"):
+      assert ours_k[key] == float(want[key]), (k, key)
+
+
+def test_ball_counts_row_overflow_reruns_block():
+  # max_rows=1: every block with undecided pairs in two or more rows is rerun
+  # with room for all rows; the counts must not change.
+  real, fake = _sets(seed=4, n_real=200, n_fake=180, dim=256)
+  rk, _ = distances.nearest_neighbours(real, k=5)
+  fk, _ = distances.nearest_neighbours(fake, k=5)
+  a = distances.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=64,
+                            max_rows=1)
+  b = distances.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=64)
+  for key in a:
+    np.testing.assert_array_equal(a[key], b[key])
+  want = prdc.compute_prdc(real, fake, 5)
+  assert a["y_in_x_balls"].mean() / 5 == float(want["density"])
+  assert a["x_covered"].mean() == float(want["coverage"])
+
+
 def test_precision_recall_match_torch_fidelity_non_strict():
   torch = pytest.importorskip("torch")
   from torch_fidelity import metric_prc

@@ -48,6 +48,8 @@ CANDIDATE_MARGIN = 8
 # Undecided (pair) slots per row and block; a row with more is redone in
 # float64 against that block.
 AMBIGUOUS_CAPACITY = 8
+# Rows per block whose undecided pairs are returned (more: the block reruns).
+AMBIGUOUS_ROWS = 256
 _UNIT_ROUNDOFF_32 = 2.0 ** -24
 
 
@@ -88,8 +90,22 @@ def check_k(k: int, num_samples: int, name: str, exclude_self: bool):
         f"which has {num_samples}; use more samples or a smaller k")
 
 
+def balanced_block(n: int, block: int) -> int:
+  """The block size for n rows: at most `block` (rounded up to a multiple of
+  8), as few blocks as with `block`, and as little padding as possible
+  (10,000 rows at 1024 -> 10 blocks of 1000, not 10 of 1024 with 240
+  padding rows: 5% less GEMM work)."""
+  num_blocks = -(-n // block)
+  balanced = -(-n // num_blocks)
+  return min(block, -(-balanced // 8) * 8)
+
+
 class _Prepared:
-  """A feature set centred, in float64 (exact) and padded float32 (fast)."""
+  """A feature set centred, in float64 (exact) and padded float32 (fast).
+
+  Padding rows have squared norm +inf, so every distance to them is +inf:
+  they are never a neighbour and never inside a ball, with no masks.
+  """
 
   def __init__(self, x64: np.ndarray, centre: np.ndarray, block: int):
     # Exact work uses the caller's float64 values (differences need no
@@ -104,7 +120,7 @@ class _Prepared:
       c = x64[s:s + 4096] - centre
       self.norm[s:s + 4096] = np.sqrt(np.einsum("nd,nd->n", c, c))
       x32[s:s + len(c)] = c
-    sq = np.concatenate([self.norm ** 2, np.zeros(pad)])
+    sq = np.concatenate([self.norm ** 2, np.full(pad, np.inf)])
     norm = np.concatenate([self.norm, np.zeros(pad)])
     self.x32 = jnp.asarray(x32)
     self.sq32 = jnp.asarray(sq.astype(np.float32))
@@ -120,15 +136,19 @@ class _Prepared:
     return self._x64_device
 
 
-def prepare(x: np.ndarray, y: np.ndarray | None, block: int):
+def prepare(x: np.ndarray, y: np.ndarray | None, block: int,
+            min_block: int = 1):
   """Centres x (and y) on their joint mean; returns (px, py), py = px if y
-  is None."""
+  is None. Each set gets its own `balanced_block(n, block)` (`block` itself
+  where that would be below `min_block`)."""
   if y is None:
     centre = x.mean(0)
   else:
     centre = (x.sum(0) + y.sum(0)) / (x.shape[0] + y.shape[0])
-  px = _Prepared(x, centre, block)
-  py = px if y is None else _Prepared(y, centre, block)
+  size = lambda n: (balanced_block(n, block)
+                    if balanced_block(n, block) >= min_block else block)
+  px = _Prepared(x, centre, size(x.shape[0]))
+  py = px if y is None else _Prepared(y, centre, size(y.shape[0]))
   return px, py
 
 
@@ -142,38 +162,63 @@ def _rows(a, start, size):
   return lax.dynamic_slice_in_dim(a, start, size, axis=0)
 
 
-@functools.partial(jax.jit, static_argnames=("block", "num_candidates",
-                                              "symmetric"))
-def _knn_block(x_all, x_sq_all, y_all, y_sq_all, valid_x, valid_y, state_x,
-               state_y, block, num_candidates, symmetric):
+_GROUP = 8  # Columns per group in `_merge_smallest`.
+
+
+def _merge_smallest(state, d2, offset):
+  """The kc smallest of the candidates `state` = (values [R, kc], ids) and
+  of d2 [R, C] (ids: column + offset), per row, ascending.
+
+  XLA:CPU's top_k costs about as much per row as for 1,000 columns, and a
+  top_k over a whole block costs a tenth of its GEMM. The kc smallest lie in
+  the kc groups (of _GROUP values) with the smallest minima, so top_k runs
+  over the group minima, then over those kc groups' values: two small
+  top_k per row and block, the old candidates merged in as groups too.
+  """
+  vals, ids = state
+  rows, kc = vals.shape
+  cols = d2.shape[1]
+  if cols % _GROUP or cols // _GROUP < 2 * kc:
+    neg, idx = lax.top_k(-d2, kc)
+    vals = jnp.concatenate([vals, -neg], axis=1)
+    ids = jnp.concatenate([ids, idx + offset], axis=1)
+    neg, pos = lax.top_k(-vals, kc)
+    return -neg, jnp.take_along_axis(ids, pos, axis=1)
+  head = -(-kc // _GROUP) * _GROUP  # The candidates, padded to whole groups.
+  vals = jnp.pad(vals, ((0, 0), (0, head - kc)), constant_values=jnp.inf)
+  ids = jnp.pad(ids, ((0, 0), (0, head - kc)), constant_values=-1)
+  grouped = jnp.concatenate([vals, d2], axis=1).reshape(rows, -1, _GROUP)
+  _, best = lax.top_k(-jnp.min(grouped, axis=2), kc)  # [R, kc] group ids.
+  cand = jnp.take_along_axis(grouped, best[:, :, None], axis=1)
+  neg, pos = lax.top_k(-cand.reshape(rows, kc * _GROUP), kc)
+  at = jnp.take_along_axis(best, pos // _GROUP, axis=1) * _GROUP + pos % _GROUP
+  old = jnp.take_along_axis(ids, jnp.minimum(at, head - 1), axis=1)
+  return -neg, jnp.where(at < head, old, at - head + offset)
+
+
+@functools.partial(jax.jit, static_argnames=("block_x", "block_y",
+                                              "num_candidates", "symmetric"))
+def _knn_block(x_all, x_sq_all, y_all, y_sq_all, starts, state_x, state_y,
+               block_x, block_y, num_candidates, symmetric):
   """Merges the float32 candidates of one (row block, column block) pair.
 
-  valid_x = (first row, rows left) of the row block; valid_y likewise.
-  With `symmetric` (x and y are one set) a point is not its own neighbour,
-  and the block also updates the column block's candidates (the caller
-  drops that update on diagonal blocks). One program serves every block.
+  starts = (first row, first column). Padding has squared norm +inf, hence
+  distance +inf. With `symmetric` (x and y are one set) a point is not its
+  own neighbour, and the block also updates the column block's candidates
+  (the caller drops that update on diagonal blocks). One program serves
+  every block.
   """
-  x, x_sq = _rows(x_all, valid_x[0], block), _rows(x_sq_all, valid_x[0], block)
-  y, y_sq = _rows(y_all, valid_y[0], block), _rows(y_sq_all, valid_y[0], block)
+  x, x_sq = (_rows(a, starts[0], block_x) for a in (x_all, x_sq_all))
+  y, y_sq = (_rows(a, starts[1], block_y) for a in (y_all, y_sq_all))
   d2 = _sq_dist_block(x, x_sq, y, y_sq)
-  b_x, b_y = d2.shape
-  col = lax.broadcasted_iota(jnp.int32, d2.shape, 1)
-  row = lax.broadcasted_iota(jnp.int32, d2.shape, 0)
-  invalid = (col >= valid_y[1]) | (row >= valid_x[1])
   if symmetric:
-    invalid = invalid | ((valid_x[0] == valid_y[0]) & (row == col))
-  d2 = jnp.where(invalid, jnp.inf, d2)
+    col = lax.broadcasted_iota(jnp.int32, d2.shape, 1)
+    row = lax.broadcasted_iota(jnp.int32, d2.shape, 0)
+    d2 = jnp.where((starts[0] == starts[1]) & (row == col), jnp.inf, d2)
 
-  def merge(state, block, offset):
-    neg, idx = lax.top_k(-block, num_candidates)
-    vals = jnp.concatenate([state[0], -neg], axis=1)
-    ids = jnp.concatenate([state[1], idx + offset], axis=1)
-    neg, pos = lax.top_k(-vals, num_candidates)
-    return -neg, jnp.take_along_axis(ids, pos, axis=1)
-
-  state_x = merge(state_x, d2, valid_y[0])
+  state_x = _merge_smallest(state_x, d2, starts[1])
   if symmetric:
-    state_y = merge(state_y, d2.T, valid_x[0])
+    state_y = _merge_smallest(state_y, d2.T, starts[0])
   return state_x, state_y
 
 
@@ -219,34 +264,35 @@ def nearest_neighbours(queries, references=None, k: int = 1,
   check_k(k, x.shape[0] if symmetric else y.shape[0],
           "queries" if symmetric else "references", exclude_self=symmetric)
   block_size = max(block_size, k + margin)  # top_k needs that many columns.
-  px, py = prepare(x, y, block_size)
-  return _knn_prepared(px, py, k, block_size, margin, symmetric)
+  px, py = prepare(x, y, block_size, min_block=k + margin)
+  return _knn_prepared(px, py, k, margin, symmetric)
 
 
 def nearest_neighbours_prepared(px, py=None, k: int = 1,
                                 margin: int = CANDIDATE_MARGIN):
   """`nearest_neighbours` on sets from `prepare` (py None: within px)."""
-  if px.block < k + margin:
-    raise ValueError(f"block {px.block} < k + margin = {k + margin}")
   symmetric = py is None
-  return _knn_prepared(px, px if symmetric else py, k, px.block, margin,
-                       symmetric)
+  py = px if symmetric else py
+  kc = min(k + margin, py.n - (1 if symmetric else 0))
+  if py.block < kc:
+    raise ValueError(f"block {py.block} < k + margin = {kc}")
+  return _knn_prepared(px, py, k, margin, symmetric)
 
 
-def _candidates(px, py, kc, block, symmetric):
+def _candidates(px, py, kc, symmetric):
   """The kc smallest float32 squared distances per row of px, and indices."""
-  init = lambda: (jnp.full((block, kc), jnp.inf, jnp.float32),
-                  jnp.full((block, kc), -1, jnp.int32))
-  states_x = [init() for _ in range(px.num_blocks)]
+  init = lambda b: (jnp.full((b, kc), jnp.inf, jnp.float32),
+                    jnp.full((b, kc), -1, jnp.int32))
+  states_x = [init(px.block) for _ in range(px.num_blocks)]
   states_y = states_x if symmetric else None
-  dummy = init()
+  dummy = init(py.block)
   for i in range(px.num_blocks):
-    vx = np.array([i * block, px.n - i * block], np.int32)
     for j in range(i if symmetric else 0, py.num_blocks):
-      vy = np.array([j * block, py.n - j * block], np.int32)
+      starts = np.array([i * px.block, j * py.block], np.int32)
       sy = states_y[j] if symmetric else dummy
-      sx, sy = _knn_block(px.x32, px.sq32, py.x32, py.sq32, vx, vy,
-                          states_x[i], sy, block=block, num_candidates=kc,
+      sx, sy = _knn_block(px.x32, px.sq32, py.x32, py.sq32, starts,
+                          states_x[i], sy, block_x=px.block,
+                          block_y=py.block, num_candidates=kc,
                           symmetric=symmetric)
       states_x[i] = sx
       if symmetric and i != j:
@@ -264,10 +310,10 @@ def _chunks(n, rows):
     yield s, e, np.minimum(idx, e - 1)
 
 
-def _knn_prepared(px, py, k, block, margin, symmetric):
+def _knn_prepared(px, py, k, margin, symmetric):
   n_ref = py.n - (1 if symmetric else 0)
   kc = min(k + margin, n_ref)
-  cand_d2, cand_idx = _candidates(px, py, kc, block, symmetric)
+  cand_d2, cand_idx = _candidates(px, py, kc, symmetric)
   return _refine_rows(px, py, k, kc, n_ref, cand_d2, cand_idx, symmetric,
                       np.arange(px.n))
 
@@ -300,15 +346,6 @@ def _refine_rows(px, py, k, kc, n_ref, cand_d2, cand_idx, symmetric, which):
   return dists, idx
 
 
-@jax.jit
-def _exact_sorted(x_all, rows, y_all, cols, use):
-  """Sorted exact distances from x_all[rows] [R] to y_all[cols] [R, W];
-  entries where `use` [R, W] is False count as +inf."""
-  diff = x_all[rows][:, None, :] - y_all[cols]
-  d2 = jnp.where(use, jnp.sum(diff * diff, axis=-1), jnp.inf)
-  return jnp.sqrt(jnp.sort(d2, axis=1))
-
-
 def kth_neighbour_distances(px, ks, margin: int = CANDIDATE_MARGIN,
                             window: int = 6) -> dict:
   """Exact distance of each point of `prepare`d px to its k-th nearest other
@@ -316,16 +353,16 @@ def kth_neighbour_distances(px, ks, margin: int = CANDIDATE_MARGIN,
 
   Cheaper than `nearest_neighbours`: per row, only the float32 candidates
   that the error bound cannot separate from the k-th (at most `window` of
-  them, between two provable gaps) are recomputed in float64; other rows get
-  the full recompute.
+  them, between two provable gaps; usually one) are recomputed in float64;
+  other rows get the full recompute.
   """
   k_min, k_max = min(ks), max(ks)
   check_k(k_max, px.n, "the feature set", exclude_self=True)
-  if px.block < k_max + margin:
-    raise ValueError(f"block {px.block} < k + margin = {k_max + margin}")
   n_ref = px.n - 1
   kc = min(k_max + margin, n_ref)
-  cand_d2, cand_idx = _candidates(px, px, kc, px.block, True)
+  if px.block < kc:
+    raise ValueError(f"block {px.block} < k + margin = {kc}")
+  cand_d2, cand_idx = _candidates(px, px, kc, True)
   coef = error_coefficient(px.x64.shape[1])
   err = coef * (px.norm + px.norm.max()) ** 2
   c = cand_d2.astype(np.float64)
@@ -339,19 +376,21 @@ def kth_neighbour_distances(px, ks, margin: int = CANDIDATE_MARGIN,
   above = gap[:, k_max - 1:]
   has_b = above.any(1)
   b = np.where(has_b, k_max - 1 + above.argmax(1), kc - 1)
-  valid = (has_b | (kc == n_ref)) & (b - a + 1 <= window)
-  slots = a[:, None] + np.arange(window)[None]
-  use = slots < kc  # Past the last candidate: padding, +inf.
-  cols = np.take_along_axis(cand_idx, np.minimum(slots, kc - 1), axis=1)
+  width = b - a + 1
+  valid = (has_b | (kc == n_ref)) & (width <= window)
+  # Positions a..b of the valid rows, as (row, slot) pairs: the true values
+  # there are those of ranks a..b, so rank k is the (k - 1 - a)-th smallest.
+  rows = np.nonzero(valid)[0]
+  w = width[rows]
+  pair_rows = np.repeat(rows, w)
+  slot = np.arange(len(pair_rows)) - np.repeat(np.cumsum(w) - w, w)
+  pair_cols = cand_idx[pair_rows, a[pair_rows] + slot]
+  win = np.full((px.n, max(1, int(w.max(initial=1)))), np.inf)
+  win[pair_rows, slot] = _pair_dist(px.x64, px.x64, pair_rows, pair_cols)
+  win.sort(axis=1)
   out = {k: np.empty(px.n) for k in ks}
-  rows = max(1, min(px.n, (1 << 23) // (window * px.x64.shape[1])))
-  with jax.enable_x64(True):
-    x_dev = px.x64_device()
-    for s, e, q in _chunks(px.n, rows):
-      d = np.asarray(_exact_sorted(x_dev, q, x_dev, cols[q], use[q]))[:e - s]
-      for k in ks:
-        at = np.clip(k - 1 - a[s:e], 0, window - 1)  # Invalid rows: redone.
-        out[k][s:e] = np.take_along_axis(d, at[:, None], 1)[:, 0]
+  for k in ks:
+    out[k][rows] = win[rows, k - 1 - a[rows]]
   # Rows whose window could not be proven: all kc candidates on the host,
   # then the whole row where even the margin cannot be proven.
   full_ok = (kc == n_ref) | (c[:, -1] - err > c[:, k_max - 1] + err)
@@ -369,55 +408,62 @@ def kth_neighbour_distances(px, ks, margin: int = CANDIDATE_MARGIN,
   return out
 
 
-@functools.partial(jax.jit, static_argnames=("block", "capacity"))
+@functools.partial(jax.jit, static_argnames=("block_x", "block_y",
+                                              "capacity", "max_rows"))
 def _ball_block(x_all, x_sq_all, x_norm_all, r2_x_all, r2_xa_all, y_all,
-                y_sq_all, y_norm_all, r2_y_all, valid_x, valid_y, coef, block,
-                capacity):
+                y_sq_all, y_norm_all, r2_y_all, starts, coef, block_x,
+                block_y, capacity, max_rows):
   """Ball tests of one block, decided in float32 where the error bound allows.
 
   a[i, j]: x_i's ball (radius r_x[i]) contains y_j;  b[i, j]: y_j's ball
   contains x_i; c[i, j]: x_i's second ball (radius r_xa[i]) contains y_j.
-  Returns the decided counts and the undecided pairs.
+  A pair that any of the three tests cannot decide is left out of all three
+  counts and returned instead (its block-local row, and per row up to
+  `capacity` columns; the `max_rows` rows with such pairs come first), for
+  the caller to decide in float64.
+  Returns (a column sums, a row any, b row any, c column any, rows, row
+  counts, columns, number of rows with undecided pairs).
   """
-  x, x_sq, x_norm, r2_x, r2_xa = (_rows(a, valid_x[0], block) for a in (
+  x, x_sq, x_norm, r2_x, r2_xa = (_rows(a, starts[0], block_x) for a in (
       x_all, x_sq_all, x_norm_all, r2_x_all, r2_xa_all))
-  y, y_sq, y_norm, r2_y = (_rows(a, valid_y[0], block) for a in (
+  y, y_sq, y_norm, r2_y = (_rows(a, starts[1], block_y) for a in (
       y_all, y_sq_all, y_norm_all, r2_y_all))
-  d2 = _sq_dist_block(x, x_sq, y, y_sq)
-  col = lax.broadcasted_iota(jnp.int32, d2.shape, 1)
-  row = lax.broadcasted_iota(jnp.int32, d2.shape, 0)
-  valid = (col < valid_y[1]) & (row < valid_x[1])
+  d2 = _sq_dist_block(x, x_sq, y, y_sq)  # Padding: +inf, in no ball.
   err = coef * (x_norm[:, None] + y_norm[None, :]) ** 2
 
-  def decide(r2):
+  def decide(r2):  # (surely inside, possibly inside)
     slack = err + 4 * _UNIT_ROUNDOFF_32 * r2
-    sure = valid & (d2 + slack < r2)
-    maybe = valid & ~sure & (d2 - slack <= r2)
-    return sure, maybe
+    return d2 + slack < r2, d2 - slack <= r2
 
   sure_a, maybe_a = decide(r2_x[:, None])
   sure_b, maybe_b = decide(r2_y[None, :])
   sure_c, maybe_c = decide(r2_xa[:, None])
-
-  def pairs(maybe):
-    # Undecided columns of each row (the first `capacity` of them).
-    _, cols = lax.top_k(maybe.astype(jnp.float32), max(capacity, 1))
-    return jnp.sum(maybe, axis=1), cols
-
-  return (jnp.sum(sure_a, axis=0), jnp.any(sure_a, axis=1),
-          jnp.any(sure_b, axis=1), jnp.any(sure_c, axis=0), pairs(maybe_a),
-          pairs(maybe_b), pairs(maybe_c))
+  undecided = ((maybe_a & ~sure_a) | (maybe_b & ~sure_b) |
+               (maybe_c & ~sure_c))
+  sure_a, sure_b, sure_c = (s & ~undecided for s in (sure_a, sure_b, sure_c))
+  counts = jnp.sum(undecided, axis=1, dtype=jnp.int32)
+  # Undecided pairs are rare: select rows first, then columns of those rows
+  # only (top_k over the whole block costs as much as a third of its GEMM).
+  _, rows = lax.top_k((counts > 0).astype(jnp.float32), max_rows)
+  _, cols = lax.top_k(undecided[rows].astype(jnp.float32), max(capacity, 1))
+  return (jnp.sum(sure_a, axis=0, dtype=jnp.int32), jnp.any(sure_a, axis=1),
+          jnp.any(sure_b, axis=1), jnp.any(sure_c, axis=0), rows,
+          counts[rows], cols, jnp.sum(counts > 0))
 
 
 def ball_counts(x, y, radii_x, radii_y, radii_x_any=None, strict: bool = True,
                 block_size: int = DEFAULT_BLOCK_SIZE,
-                capacity: int = AMBIGUOUS_CAPACITY, prepared=None):
+                capacity: int = AMBIGUOUS_CAPACITY, prepared=None,
+                max_rows: int = AMBIGUOUS_ROWS):
   """Counts of x-balls containing y points and the reverse, exact float64.
 
   x: [N, D], y: [M, D]; radii_x: [N] >= 0, radii_y: [M] >= 0 (float64);
   radii_x_any: [N] >= 0, a second set of x radii (default radii_x).
   `strict`: a ball of radius r contains points at distance d < r (True, as
   the prdc package) or d <= r (False, as torch-fidelity).
+  A block with a row of more than `capacity` undecided pairs is redone in
+  float64; one with more than `max_rows` rows of undecided pairs is rerun
+  with room for all its rows.
   Returns a dict:
     y_in_x_balls: [M] int64, for each y_j the number of balls r_x[i]
       containing it;
@@ -432,40 +478,43 @@ def ball_counts(x, y, radii_x, radii_y, radii_x_any=None, strict: bool = True,
     px, py = prepare(xx, yy, block_size)
   else:
     px, py = prepared
-  block_size = px.block
+  bx, by = px.block, py.block
   radii_x = np.asarray(radii_x, np.float64)
   radii_y = np.asarray(radii_y, np.float64)
   radii_xa = radii_x if radii_x_any is None else np.asarray(radii_x_any,
                                                               np.float64)
   coef = error_coefficient(px.x64.shape[1])
   pad = lambda r, p: jnp.asarray(np.concatenate(
-      [r ** 2, np.zeros(p.num_blocks * block_size - p.n)]).astype(np.float32))
+      [r ** 2, np.zeros(p.num_blocks * p.block - p.n)]).astype(np.float32))
   r2x, r2y, r2xa = pad(radii_x, px), pad(radii_y, py), pad(radii_xa, px)
   y_in_x = np.zeros(py.n, np.int64)
   y_any = np.zeros(py.n, bool)
   x_cov = np.zeros(px.n, bool)
   x_in_y = np.zeros(px.n, bool)
-  b = block_size
   inside = (lambda d, r: d < r) if strict else (lambda d, r: d <= r)
+  capacity = min(capacity, by)
+  max_rows = max(1, min(max_rows, bx))
 
-  def launch(i, j):
-    vx = np.array([i * b, px.n - i * b], np.int32)
-    vy = np.array([j * b, py.n - j * b], np.int32)
+  def launch(i, j, rows=max_rows):
+    starts = np.array([i * bx, j * by], np.int32)
     return _ball_block(px.x32, px.sq32, px.norm32, r2x, r2xa, py.x32, py.sq32,
-                       py.norm32, r2y, vx, vy, coef, block=b,
-                       capacity=capacity)
+                       py.norm32, r2y, starts, coef, block_x=bx, block_y=by,
+                       capacity=capacity, max_rows=rows)
 
   blocks = [(i, j) for i in range(px.num_blocks) for j in range(py.num_blocks)]
+  pair_rows, pair_cols = [], []
   pending = launch(*blocks[0])
   for n, (i, j) in enumerate(blocks):
     out = pending
     if n + 1 < len(blocks):  # Keep the device busy while the host works.
       pending = launch(*blocks[n + 1])
-    (col_a, row_a, row_b, col_c, (na, ca), (nb, cb),
-     (nc, cc)) = jax.device_get(out)
-    ni, nj = min(b, px.n - i * b), min(b, py.n - j * b)
-    gi, gj = i * b, j * b
-    if max(na.max(), nb.max(), nc.max()) > capacity:
+    out = jax.device_get(out)
+    if out[-1] > max_rows:
+      out = jax.device_get(launch(i, j, rows=bx))
+    col_a, row_a, row_b, col_c, rows, counts, cols, _ = out
+    ni, nj = min(bx, px.n - i * bx), min(by, py.n - j * by)
+    gi, gj = i * bx, j * by
+    if counts.max(initial=0) > capacity:
       # A row with more near-ties than slots: redo the block in float64.
       xd = px.x64[gi:gi + ni] - px.centre
       yd = py.x64[gj:gj + nj] - py.centre
@@ -482,35 +531,29 @@ def ball_counts(x, y, radii_x, radii_y, radii_x_any=None, strict: bool = True,
     x_cov[gi:gi + ni] |= row_a[:ni]
     x_in_y[gi:gi + ni] |= row_b[:ni]
     y_any[gj:gj + nj] |= col_c[:nj]
-    ra, ca = _undecided(na, ca, gi, gj)
-    if len(ra):
-      hit = inside(_pair_dist(px.x64, py.x64, ra, ca), radii_x[ra])
-      np.add.at(y_in_x, ca[hit], 1)
-      x_cov[ra[hit]] = True
-    rb, cb = _undecided(nb, cb, gi, gj)
-    if len(rb):
-      hit = inside(_pair_dist(px.x64, py.x64, rb, cb), radii_y[cb])
-      x_in_y[rb[hit]] = True
-    rc, cc = _undecided(nc, cc, gi, gj)
-    if len(rc):
-      hit = inside(_pair_dist(px.x64, py.x64, rc, cc), radii_xa[rc])
-      y_any[cc[hit]] = True
+    used = counts > 0
+    slot = np.arange(cols.shape[1])[None, :] < counts[used][:, None]
+    pair_rows.append(np.repeat(rows[used], counts[used]) + gi)
+    pair_cols.append(cols[used][slot] + gj)
+  if pair_rows:
+    rows, cols = np.concatenate(pair_rows), np.concatenate(pair_cols)
+    d = _pair_dist(px.x64, py.x64, rows, cols)
+    hit = inside(d, radii_x[rows])
+    np.add.at(y_in_x, cols[hit], 1)
+    x_cov[rows[hit]] = True
+    x_in_y[rows[inside(d, radii_y[cols])]] = True
+    y_any[cols[inside(d, radii_xa[rows])]] = True
   return dict(y_in_x_balls=y_in_x, x_covered=x_cov, x_in_y_balls=x_in_y,
               y_in_any_x_ball=y_any)
 
 
-def _undecided(counts, cols, row_offset, col_offset):
-  """Global (rows, cols) of the undecided pairs from per-row slots."""
-  rows = np.nonzero(counts)[0]
-  if not len(rows):
-    return rows, rows
-  slot = np.arange(cols.shape[1])[None, :] < counts[rows][:, None]
-  return (np.repeat(rows, counts[rows]) + row_offset,
-          cols[rows][slot] + col_offset)
-
-
-def _pair_dist(x, y, rows, cols):
-  return np.sqrt(np.sum((x[rows] - y[cols]) ** 2, axis=1))
+def _pair_dist(x, y, rows, cols, chunk: int = 2048):
+  """||x[rows] - y[cols]|| in float64, pairwise, a chunk at a time."""
+  out = np.empty(len(rows))
+  for s in range(0, len(rows), chunk):
+    diff = x[rows[s:s + chunk]] - y[cols[s:s + chunk]]
+    out[s:s + chunk] = np.sqrt(np.einsum("pd,pd->p", diff, diff))
+  return out
 
 
 def pairwise_distances(x, y=None) -> np.ndarray:

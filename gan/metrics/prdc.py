@@ -57,7 +57,8 @@ def precision_recall_density_coverage(
   distances.check_k(k_max, real.shape[0], "real_features", exclude_self=True)
   distances.check_k(k_max, fake.shape[0], "fake_features", exclude_self=True)
   block_size = max(block_size, k_max + distances.CANDIDATE_MARGIN)
-  prepared = distances.prepare(real, fake, block_size)
+  prepared = distances.prepare(real, fake, block_size,
+                               min_block=k_max + distances.CANDIDATE_MARGIN)
   ks = sorted({k_precision_recall, k_density_coverage})
   real_radii = distances.kth_neighbour_distances(prepared[0], ks)
   fake_radii = distances.kth_neighbour_distances(prepared[1], ks)
