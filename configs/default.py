@@ -109,4 +109,31 @@ def get_config():
   log.grid_size = 64                  # Images per grid (one row per class if conditional).
   log.checkpoint_every_steps = 500
   log.keep_checkpoints = 3            # Most recent checkpoints kept.
+
+  # ---- Evaluation during training (gan.periodic_eval) ------------------------
+  # The EMA generator against the training split's images, with the code of
+  # `python -m gan.evaluate` (docs/evaluation.md): JSON and plots in
+  # <workdir>/eval/, scalars eval/... in TensorBoard.
+  config.eval = ev = ml_collections.ConfigDict()
+  ev.every_steps = 0                  # 0 = off; else every N steps and at the end.
+  # Comma-separated: fid, kid, is, prdc, prd, lid, geometry_score, ms_ssim,
+  # memorization, or all.
+  ev.metrics = "fid,kid"
+  ev.num_samples = 1000               # Generated images per evaluation.
+  ev.seed = 0                         # Their latents: the same at every evaluation.
+  # inception (pool3), inception_logits, or encoder:WORKDIR (a classifier
+  # trained by `python -m gan.train_classifier`).
+  ev.feature = "inception"
+  # Converted FID Inception weights (docs/evaluation.md); default
+  # $GAN_INCEPTION_WEIGHTS. Needed by the inception features and by IS.
+  ev.inception_weights = ml_collections.config_dict.placeholder(str)
+  ev.batch_size = 50                  # Images per feature-extraction step.
+  ev.kid_subset_size = 1000           # Shrinks to fit num_samples.
+  ev.pr_k = 3                         # prdc: precision/recall k.
+  ev.dc_k = 5                         # prdc: density/coverage k.
+  ev.prd_clusters = 20
+  ev.prd_runs = 10
+  ev.lid_k = 100                      # CrossLID k (<= num_samples).
+  ev.gs_runs = 100                    # Geometry Score landmark draws (reference: 1000).
+  ev.ms_ssim_pairs = 1000
   return config

@@ -1,10 +1,18 @@
-r"""Evaluates generated images: FID, KID and Inception Score.
+r"""Evaluates generated images: FID, KID, IS and the extended metrics.
 
   python -m gan.evaluate --source_a=workdir:runs/alz \
       --source_b=tfds:alzheimers_mri/test
   python -m gan.evaluate --source_a=samples/ --source_b=real/ --output=eval/
   python -m gan.evaluate --source_a=tfds:alzheimers_mri/train \
       --save_statistics=alzheimers_train.npz
+  python -m gan.evaluate --source_a=workdir:runs/alz \
+      --source_b=tfds:alzheimers_mri/train --metrics=all \
+      --feature=encoder:workdirs/classifier_alz
+
+--metrics: fid, kid, is, prdc, prd, lid, geometry_score, ms_ssim,
+memorization, or all (source_a = generated, source_b = real/training set).
+--feature: inception, inception_logits or encoder:WORKDIR (a classifier
+trained by `python -m gan.train_classifier`), for every feature metric.
 
 Sources: a folder of images, a statistics .npz (pytorch-fid format),
 tfds:NAME/SPLIT[#CLASS], workdir:PATH[@STEP][#CLASS]. The FID Inception
@@ -25,10 +33,13 @@ _A = flags.DEFINE_string("source_a", None, "First source (for a generator: "
                          "workdir:PATH[@STEP][#CLASS]).")
 _B = flags.DEFINE_string("source_b", None, "Second source (e.g. "
                          "tfds:alzheimers_mri/test, a folder, a .npz).")
-_METRICS = flags.DEFINE_list("metrics", list(evaluation.METRICS),
-                             "Metrics: fid, kid, is.")
-_FEATURE = flags.DEFINE_string("feature", "inception",
-                               "Feature for FID and KID.")
+_METRICS = flags.DEFINE_list(
+    "metrics", list(evaluation.DEFAULT_METRICS),
+    f"Metrics: {', '.join(evaluation.METRICS)}, or all.")
+_FEATURE = flags.DEFINE_string(
+    "feature", "inception", "Feature of every feature-based metric: "
+    "inception (pool3, 2048-d), inception_logits, or encoder:WORKDIR (the "
+    "penultimate features of a gan.train_classifier classifier).")
 _WEIGHTS = flags.DEFINE_string(
     inception.WEIGHTS_FLAG.lstrip("-"), None,
     f"Converted FID Inception weights (.msgpack from gan.convert_inception, "
@@ -43,12 +54,37 @@ _KID_SIZE = flags.DEFINE_integer("kid_subset_size", 1000,
                                  "KID subset size (shrinks to fit small N).")
 _KID_SUBSETS = flags.DEFINE_integer("kid_subsets", 100, "KID subsets.")
 _IS_SPLITS = flags.DEFINE_integer("is_splits", 10, "Inception Score splits.")
+_DEFAULTS = evaluation.MetricOptions()
+_PR_K = flags.DEFINE_integer("pr_k", _DEFAULTS.pr_k,
+                             "prdc: k of improved precision/recall.")
+_DC_K = flags.DEFINE_integer("dc_k", _DEFAULTS.dc_k,
+                             "prdc: k of density/coverage.")
+_PRD_CLUSTERS = flags.DEFINE_integer("prd_clusters", _DEFAULTS.prd_clusters,
+                                     "prd: k-means clusters.")
+_PRD_RUNS = flags.DEFINE_integer("prd_runs", _DEFAULTS.prd_runs,
+                                 "prd: clusterings averaged.")
+_LID_K = flags.DEFINE_integer("lid_k", _DEFAULTS.lid_k,
+                              "lid: neighbours per real sample.")
+_LID_BATCH = flags.DEFINE_integer("lid_batch_size", _DEFAULTS.lid_batch_size,
+                                  "lid: batch (and generated subset) size.")
+_GS_RUNS = flags.DEFINE_integer("gs_runs", _DEFAULTS.gs_runs,
+                                "geometry_score: landmark draws.")
+_GS_LANDMARKS = flags.DEFINE_integer("gs_landmarks", _DEFAULTS.gs_landmarks,
+                                     "geometry_score: landmarks per draw.")
+_MS_SSIM_PAIRS = flags.DEFINE_integer("ms_ssim_pairs", _DEFAULTS.ms_ssim_pairs,
+                                      "ms_ssim: random pairs of source_a.")
+_MEM_SHOWN = flags.DEFINE_integer("memorization_shown",
+                                  _DEFAULTS.memorization_shown,
+                                  "memorization: closest pairs in the PNG.")
+_METRIC_SEED = flags.DEFINE_integer("metric_seed", _DEFAULTS.seed,
+                                    "Seed of prd, lid, geometry_score, "
+                                    "ms_ssim draws.")
 _SAVE_STATS = flags.DEFINE_string("save_statistics", None, "Write source_a's "
                                   "statistics here (pytorch-fid .npz).")
 _CACHE = flags.DEFINE_string("cache_dir", None, "Cache of folder/TFDS "
                              "features, reused while the files are unchanged.")
 _OUTPUT = flags.DEFINE_string("output", None, "JSON file or directory for the "
-                              "results (default: <workdir>/eval/).")
+                              "results and plots (default: <workdir>/eval/).")
 
 
 @exit_on_user_error
@@ -63,7 +99,15 @@ def main(argv):
       inception_weights=_WEIGHTS.value, batch_size=_BATCH.value,
       num_samples=_NUM.value, seed=_SEED.value, data_dir=_DATA_DIR.value,
       kid_subset_size=_KID_SIZE.value, kid_subsets=_KID_SUBSETS.value,
-      is_splits=_IS_SPLITS.value, save_statistics=_SAVE_STATS.value,
+      is_splits=_IS_SPLITS.value,
+      options=evaluation.MetricOptions(
+          pr_k=_PR_K.value, dc_k=_DC_K.value,
+          prd_clusters=_PRD_CLUSTERS.value, prd_runs=_PRD_RUNS.value,
+          lid_k=_LID_K.value, lid_batch_size=_LID_BATCH.value,
+          gs_runs=_GS_RUNS.value, gs_landmarks=_GS_LANDMARKS.value,
+          ms_ssim_pairs=_MS_SSIM_PAIRS.value,
+          memorization_shown=_MEM_SHOWN.value, seed=_METRIC_SEED.value),
+      save_statistics=_SAVE_STATS.value,
       cache_dir=_CACHE.value, output=_OUTPUT.value)
   print(evaluation.summary(results))
 

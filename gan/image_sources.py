@@ -14,6 +14,9 @@ source without images. Sources are named by a spec string:
                                 (latest checkpoint, or STEP); N per class for
                                 a conditional model (or only CLASS)
 
+In-memory sources (`ArraySource`, `GeneratorSource`) serve the periodic
+evaluation during training; they have no spec string.
+
 Images keep their own size; the feature extractor resizes. 8-bit pixels v
 map to v / 127.5 - 1, as pytorch-fid's ToTensor and 2x - 1 do. Grayscale
 stays one channel (the network treats it as RGB with equal channels, as
@@ -325,6 +328,63 @@ class WorkdirSource:
 
 
 # ---------------------------------------------------------------------------
+# In memory (training-time evaluation).
+
+
+@dataclasses.dataclass
+class ArraySource:
+  """Images held in memory, e.g. the training split during training.
+
+  images: [N, H, W, C] uint8 (or float32 in [-1, 1]).
+  """
+  images: np.ndarray
+  spec: str = "array"
+
+  def num_images(self) -> int:
+    return len(self.images)
+
+  def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(self.images), batch_size):
+      chunk = self.images[start:start + batch_size]
+      yield (chunk.astype(np.float32) / 127.5 - 1.0 if chunk.dtype == np.uint8
+             else np.asarray(chunk, np.float32))
+
+  def describe(self) -> dict:
+    return {"kind": "array", "name": self.spec}
+
+  def cache_key(self) -> str:
+    digest = hashlib.sha256(b"array\0")
+    digest.update(f"{self.images.shape}\0{self.images.dtype}\0".encode())
+    digest.update(np.ascontiguousarray(self.images).data)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass
+class GeneratorSource:
+  """`num_samples` images of a `gan.sampling.Generator` in memory (e.g. the
+  EMA generator during training); classes round-robin when conditional."""
+  generator: object
+  num_samples: int
+  seed: int = 0
+  spec: str = "generator"
+
+  def num_images(self) -> int:
+    return self.num_samples
+
+  def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+    yield from self.generator.sample(self.num_samples, seed=self.seed,
+                                     batch_size=batch_size)
+
+  def describe(self) -> dict:
+    return {"kind": "generator", "name": self.spec,
+            "step": int(self.generator.step), "seed": self.seed,
+            "generator": "ema"}
+
+  def cache_key(self) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------------
 # Statistics.
 
 
@@ -345,7 +405,8 @@ class StatisticsSource:
             "convention": self.statistics.convention or None}
 
 
-Source = FolderSource | TfdsSource | WorkdirSource | StatisticsSource
+Source = (FolderSource | TfdsSource | WorkdirSource | StatisticsSource
+          | ArraySource | GeneratorSource)
 
 
 def _split_class(rest: str) -> tuple[str, str | None]:

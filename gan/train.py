@@ -28,6 +28,7 @@ from gan import losses
 from gan import metric_writers
 from gan import models
 from gan import parallel
+from gan import periodic_eval
 from gan.errors import UserError
 
 
@@ -358,6 +359,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           "version": gan.__version__}
 
   writer = metric_writers.create_writer(workdir)
+  evaluate_periodically = periodic_eval.PeriodicEvaluator(
+      config, workdir, split, num_classes, writer)
   start_step = int(state.step)
   p_step = parallel.data_parallel_step(make_train_step(config, num_classes))
   generate = make_generate_fn(config, num_classes)
@@ -430,6 +433,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           logging.warning("Preempted: checkpoint saved at step %d; run the same "
                           "command to resume.", step)
           break
+      evaluate_periodically(step, state, last)
       if out_of_time:
         logging.info("Time budget of %.1f minutes spent: stopped at step %d "
                      "(checkpoint saved; raise train.num_steps or the budget "

@@ -1,0 +1,120 @@
+"""Evaluation during training: the EMA generator against the training split.
+
+`config.eval.every_steps` > 0 turns it on (`configs/default.py`). Every that
+many steps, and at the last step, process 0 samples `config.eval.num_samples`
+images from the current EMA generator (fixed latents, `config.eval.seed`, so
+numbers are comparable across steps), compares them with the training
+split's images through `gan.evaluation.evaluate` (the same code as
+`python -m gan.evaluate`), writes the JSON and plots to
+`<workdir>/eval/step_<STEP>__vs__train.json` and the headline numbers as
+`eval/...` scalars through the training loop's writer.
+
+Everything that could fail later is checked when training starts: metric
+and feature names, the encoder checkpoint, the Inception weights (loaded
+then, once, and kept with the compiled networks), and the sample counts the
+metrics' k need. The training split's features are cached under
+`<workdir>/eval/cache`, so they are computed once per run (and restart).
+
+Multi-host: only process 0 evaluates; the others continue to the next
+collective and wait there.
+"""
+from __future__ import annotations
+
+import os
+
+import jax
+import ml_collections
+from absl import logging
+
+from gan import evaluation
+from gan import features as features_lib
+from gan import image_sources
+from gan import inception
+from gan.errors import UserError
+
+
+def metric_options(ev: ml_collections.ConfigDict) -> evaluation.MetricOptions:
+  defaults = evaluation.MetricOptions()
+  return evaluation.MetricOptions(**{
+      field: ev.get(field, getattr(defaults, field))
+      for field in evaluation.MetricOptions.__dataclass_fields__})
+
+
+class PeriodicEvaluator:
+  """`evaluator(step, state, last)`: evaluates when the step is due.
+
+  Returns the scalars written (or None when nothing was evaluated).
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str,
+               split, num_classes: int, writer):
+    ev = config.get("eval") or ml_collections.ConfigDict({"every_steps": 0})
+    self.every_steps = int(ev.every_steps or 0)
+    if self.every_steps < 0:
+      raise UserError(f"eval.every_steps must be >= 0 (0 = off), got "
+                      f"{self.every_steps}")
+    if not self.every_steps:
+      return
+    self.config, self.workdir, self.writer = config, workdir, writer
+    self.ev = ev
+    self.metrics, everything = evaluation.parse_metrics(ev.metrics)
+    self.options = metric_options(ev)
+    feature = features_lib.get_feature(ev.feature)  # Unknown, no encoder.
+    if (everything and not ev.inception_weights
+        and not os.environ.get(inception.WEIGHTS_ENV)
+        and feature.network != features_lib.FIDInceptionNetwork.name):
+      logging.warning("eval.metrics=all: IS left out (no Inception weights; "
+                      "set eval.inception_weights)")
+      self.metrics.remove("is")
+    evaluation.check_sample_counts(
+        self.metrics, self.options, ev.num_samples, len(split),
+        "the generated samples (eval.num_samples)", "the training split")
+    if "ms_ssim" in self.metrics:  # Too small for its five scales?
+      from gan.metrics import ms_ssim  # pylint: disable=g-import-not-at-top
+      ms_ssim.window_size_for(config.data.resolution, config.data.resolution)
+    self.reference = image_sources.ArraySource(
+        split.images, spec=f"train_{config.data.name}")
+    self.network_cache: dict = {}
+    self.generator = None
+    if jax.process_index() == 0:
+      # Loads the weights now: no weights, or the wrong file, is an error at
+      # step 0, not after hours of training.
+      evaluation.create_networks(
+          evaluation.network_names(self.metrics, ev.feature),
+          ev.inception_weights, ev.batch_size, self.network_cache)
+      from gan import sampling  # pylint: disable=g-import-not-at-top
+      class_names = list(split.class_names)
+      self.generator = sampling.Generator(
+          config=config, params=None, batch_stats=None,
+          class_names=class_names,
+          num_classes=num_classes if config.data.conditional else 0, step=0)
+    logging.info("Evaluating %s (feature %s) on %d samples every %d steps",
+                 ",".join(self.metrics), ev.feature, ev.num_samples,
+                 self.every_steps)
+
+  def __call__(self, step: int, state, last: bool = False) -> dict | None:
+    if not self.every_steps or not (step % self.every_steps == 0 or last):
+      return None
+    if jax.process_index() != 0:
+      return None
+    # One generator (one compiled sampler); only its weights change.
+    self.generator.params = jax.device_get(state.ema_params)
+    self.generator.batch_stats = jax.device_get(state.g_batch_stats)
+    self.generator.step = step
+    samples = image_sources.GeneratorSource(
+        self.generator, self.ev.num_samples, seed=self.ev.seed,
+        spec=f"ema_step_{step}")
+    eval_dir = os.path.join(self.workdir, "eval")
+    results = evaluation.evaluate(
+        samples, self.reference, metrics=self.metrics, feature=self.ev.feature,
+        inception_weights=self.ev.inception_weights,
+        batch_size=self.ev.batch_size,
+        kid_subset_size=self.ev.kid_subset_size, options=self.options,
+        cache_dir=os.path.join(eval_dir, "cache"),
+        output=os.path.join(eval_dir, f"step_{step:09d}__vs__train.json"),
+        tensorboard=False, progress=False, network_cache=self.network_cache)
+    scalars = evaluation.scalars(results)
+    self.writer.write_scalars(step, scalars)
+    logging.info("eval step %d | %s", step, " ".join(
+        f"{k[len('eval/'):]} {v:.4g}" for k, v in sorted(scalars.items())))
+    return scalars
