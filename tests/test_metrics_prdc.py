@@ -2,7 +2,8 @@
 
 Parity: values equal the `prdc` package (strict `<`) and torch-fidelity's PRC
 (`<=`) on the same float64 inputs, exactly (both sides compute float64
-distances; ties only arise from exact duplicates, which are exact in both).
+distances). Exact ties d == r (duplicates, integer-lattice features) must be
+decided on exact distances: the lattice tests compare with `==`.
 """
 import numpy as np
 import pytest
@@ -189,6 +190,102 @@ def test_strict_inequality_ignores_copies_of_zero_radius_samples():
   dc = ours.density_coverage(real, fake, k=3)
   assert dc["density"] == pytest.approx(
       prdc.compute_prdc(real, fake, 3)["density"], rel=1e-12)
+
+
+# (seed, n_real, n_fake, dim, levels, block_size, duplicates): integer
+# features in [0, levels) have many exact ties d == r. The first is the
+# reported case (2 x 260 real rows, one 480-row fake block); 70 rows at 32 are
+# 3 blocks of 24 (2 padding rows).
+_LATTICE_CASES = [(3, 520, 480, 12, 3, 512, False),
+                  (0, 70, 60, 4, 2, 32, True),
+                  (1, 90, 110, 12, 3, 64, True),
+                  (2, 45, 40, 30, 5, 1024, True)]
+
+
+def _lattice(seed, n_real, n_fake, dim, levels, duplicates):
+  rng = np.random.default_rng(seed)
+  real = rng.integers(0, levels, (n_real, dim)).astype(np.float64)
+  fake = rng.integers(0, levels, (n_fake, dim)).astype(np.float64)
+  if duplicates:
+    real[10:16] = real[3]  # Seven copies: radius 0 for every k <= 6.
+    fake[:4] = real[3]  # Copies of a zero-radius real sample.
+    fake[6:9] = fake[5]
+    real[30] = fake[20]
+  return real, fake
+
+
+def _exact_distances(a, b):
+  return np.sqrt(np.sum((a[:, None, :] - b[None, :, :]) ** 2, axis=-1))
+
+
+def _exact_radii(x, k):
+  d = _exact_distances(x, x)
+  np.fill_diagonal(d, np.inf)  # The point itself, by index: copies count.
+  return np.sort(d, axis=1)[:, k - 1]
+
+
+def _brute_prdc(real, fake, k_pr, k_dc, strict):
+  """The four metrics from the full exact float64 distance matrices."""
+  inside = np.less if strict else np.less_equal
+  d = _exact_distances(real, fake)
+  in_pr = inside(d, _exact_radii(real, k_pr)[:, None])
+  in_dc = inside(d, _exact_radii(real, k_dc)[:, None])
+  return dict(
+      precision=in_pr.any(0).mean(),
+      recall=inside(d, _exact_radii(fake, k_pr)[None, :]).any(1).mean(),
+      density=(1.0 / k_dc) * in_dc.sum(0).mean(),
+      coverage=in_dc.any(1).mean())
+
+
+@pytest.mark.parametrize("strict", [True, False])
+@pytest.mark.parametrize("case", _LATTICE_CASES)
+def test_lattice_ties_are_decided_exactly(case, strict):
+  seed, n_real, n_fake, dim, levels, block_size, duplicates = case
+  real, fake = _lattice(seed, n_real, n_fake, dim, levels, duplicates)
+  got = ours.precision_recall_density_coverage(real, fake, 3, 5,
+                                               strict=strict,
+                                               block_size=block_size)
+  want = _brute_prdc(real, fake, 3, 5, strict)
+  for key in want:
+    assert got[key] == want[key], key
+  if strict:  # prdc's sklearn distances are exact on small integers.
+    pr = prdc.compute_prdc(real, fake, 3)
+    dc = prdc.compute_prdc(real, fake, 5)
+    for key, src in (("precision", pr), ("recall", pr), ("density", dc),
+                     ("coverage", dc)):
+      assert got[key] == float(src[key]), key
+  else:
+    torch = pytest.importorskip("torch")
+    from torch_fidelity import metric_prc
+    got3 = ours.precision_recall(real, fake, k=3, strict=False,
+                                 block_size=block_size)
+    p, r = metric_prc.calculate_precision_recall_full(
+        torch.from_numpy(fake), torch.from_numpy(real), neighborhood=3)
+    # torch-fidelity averages in float32: compare the counts.
+    assert round(got3["precision"] * n_fake) == round(p * n_fake)
+    assert round(got3["recall"] * n_real) == round(r * n_real)
+    assert got3["precision"] == got["precision"]
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_ball_counts_lattice_ties_on_every_path(strict):
+  # capacity 0: every block with a near-tie goes to the float64 block path;
+  # 8: some do; 64 (>= a block's width): every undecided pair is decided
+  # pairwise. All must equal exact float64 distances compared with < / <=.
+  real, fake = _lattice(1, 90, 110, 12, 3, duplicates=True)
+  rr, fr = _exact_radii(real, 5), _exact_radii(fake, 3)
+  rra = _exact_radii(real, 3)
+  inside = np.less if strict else np.less_equal
+  d = _exact_distances(real, fake)
+  want = dict(y_in_x_balls=inside(d, rr[:, None]).sum(0),
+              x_covered=inside(d, rr[:, None]).any(1),
+              x_in_y_balls=inside(d, fr[None, :]).any(1),
+              y_in_any_x_ball=inside(d, rra[:, None]).any(0))
+  for capacity in (0, 8, 64):
+    got = distances.ball_counts(real, fake, rr, fr, rra, strict=strict,
+                                block_size=64, capacity=capacity)
+    for key in want:
+      np.testing.assert_array_equal(got[key], want[key], err_msg=key)
 
 
 def test_identical_distributions_are_near_one():

@@ -22,10 +22,14 @@ the *float64* answer at float32 speed:
    those few pairs are recomputed.
 
 Rows where the candidate margin cannot be proven sufficient (more than
-`margin` near-ties) and blocks with a row of more undecided pairs than its
-slots fall back to a float64 computation of that row or block, so results
-are always those of float64 arithmetic. Within one set (`references=None`)
-only the blocks on and above the diagonal are computed.
+`margin` near-ties) fall back to a float64 computation of that row; ball
+test blocks with a row of more undecided pairs than its slots are redone as
+a float64 GEMM with its own error bound, and the pairs that bound leaves open
+(every exact tie d == r) are decided on exact differences. So results are
+always those of sqrt(sum((x - y)^2)) in float64 compared with `<` or `<=`:
+ties compare equal (on integer features, as the prdc package's). Within
+one set (`references=None`) only the blocks on and above the diagonal are
+computed.
 
 Everything here runs under plain `jax.jit` on the default device; the
 float64 parts run inside `jax.enable_x64(True)`, leaving the global setting
@@ -51,12 +55,15 @@ AMBIGUOUS_CAPACITY = 8
 # Rows per block whose undecided pairs are returned (more: the block reruns).
 AMBIGUOUS_ROWS = 256
 _UNIT_ROUNDOFF_32 = 2.0 ** -24
+_UNIT_ROUNDOFF_64 = 2.0 ** -53
 
 
-def error_coefficient(dim: int) -> float:
-  """C such that |d2_float32 - d2| <= C (|x| + |y|)^2 (see module docstring)."""
-  nu = dim * _UNIT_ROUNDOFF_32
-  return 1.05 * (nu / (1.0 - nu) + 8 * _UNIT_ROUNDOFF_32)
+def error_coefficient(dim: int, unit: float = _UNIT_ROUNDOFF_32) -> float:
+  """C such that |d2_float32 - d2| <= C (|x| + |y|)^2 (see module docstring);
+  with unit=2^-53 the same for float64 (and, as C >= gamma_d + 3u, a bound
+  on the relative error of sum((x - y)^2) in float64 too)."""
+  nu = dim * unit
+  return 1.05 * (nu / (1.0 - nu) + 8 * unit)
 
 
 def check_features(name: str, x, min_rows: int = 1) -> np.ndarray:
@@ -462,8 +469,8 @@ def ball_counts(x, y, radii_x, radii_y, radii_x_any=None, strict: bool = True,
   `strict`: a ball of radius r contains points at distance d < r (True, as
   the prdc package) or d <= r (False, as torch-fidelity).
   A block with a row of more than `capacity` undecided pairs is redone in
-  float64; one with more than `max_rows` rows of undecided pairs is rerun
-  with room for all its rows.
+  float64 (see `_ball_block_float64`); one with more than `max_rows` rows
+  of undecided pairs is rerun with room for all its rows.
   Returns a dict:
     y_in_x_balls: [M] int64, for each y_j the number of balls r_x[i]
       containing it;
@@ -484,6 +491,7 @@ def ball_counts(x, y, radii_x, radii_y, radii_x_any=None, strict: bool = True,
   radii_xa = radii_x if radii_x_any is None else np.asarray(radii_x_any,
                                                               np.float64)
   coef = error_coefficient(px.x64.shape[1])
+  coef64 = error_coefficient(px.x64.shape[1], _UNIT_ROUNDOFF_64)
   pad = lambda r, p: jnp.asarray(np.concatenate(
       [r ** 2, np.zeros(p.num_blocks * p.block - p.n)]).astype(np.float32))
   r2x, r2y, r2xa = pad(radii_x, px), pad(radii_y, py), pad(radii_xa, px)
@@ -501,6 +509,14 @@ def ball_counts(x, y, radii_x, radii_y, radii_x_any=None, strict: bool = True,
                        py.norm32, r2y, starts, coef, block_x=bx, block_y=by,
                        capacity=capacity, max_rows=rows)
 
+  def decide_pairs(rows, cols):  # Exact float64 distances, global indices.
+    d = _pair_dist(px.x64, py.x64, rows, cols)
+    hit = inside(d, radii_x[rows])
+    np.add.at(y_in_x, cols[hit], 1)
+    x_cov[rows[hit]] = True
+    x_in_y[rows[inside(d, radii_y[cols])]] = True
+    y_any[cols[inside(d, radii_xa[rows])]] = True
+
   blocks = [(i, j) for i in range(px.num_blocks) for j in range(py.num_blocks)]
   pair_rows, pair_cols = [], []
   pending = launch(*blocks[0])
@@ -515,17 +531,20 @@ def ball_counts(x, y, radii_x, radii_y, radii_x_any=None, strict: bool = True,
     ni, nj = min(bx, px.n - i * bx), min(by, py.n - j * by)
     gi, gj = i * bx, j * by
     if counts.max(initial=0) > capacity:
-      # A row with more near-ties than slots: redo the block in float64.
-      xd = px.x64[gi:gi + ni] - px.centre
-      yd = py.x64[gj:gj + nj] - py.centre
-      d = np.sqrt(np.maximum(
-          (xd ** 2).sum(1)[:, None] + (yd ** 2).sum(1)[None] - 2 * xd @ yd.T,
-          0))
-      a = inside(d, radii_x[gi:gi + ni, None])
+      # A row with more near-ties than slots: redo the block in float64
+      # (GEMM and its own error bound); what even that cannot decide, exact
+      # ties above all, is decided on exact pairwise differences.
+      sure, undecided = _ball_block_float64(
+          px, py, gi, ni, gj, nj, coef64, (radii_x[gi:gi + ni, None],
+                                           radii_y[None, gj:gj + nj],
+                                           radii_xa[gi:gi + ni, None]))
+      a, b, c = sure
       y_in_x[gj:gj + nj] += a.sum(0)
       x_cov[gi:gi + ni] |= a.any(1)
-      x_in_y[gi:gi + ni] |= inside(d, radii_y[None, gj:gj + nj]).any(1)
-      y_any[gj:gj + nj] |= inside(d, radii_xa[gi:gi + ni, None]).any(0)
+      x_in_y[gi:gi + ni] |= b.any(1)
+      y_any[gj:gj + nj] |= c.any(0)
+      r, cl = np.nonzero(undecided)
+      decide_pairs(r + gi, cl + gj)  # Here: such a block may hold many.
       continue
     y_in_x[gj:gj + nj] += col_a[:nj]
     x_cov[gi:gi + ni] |= row_a[:ni]
@@ -536,15 +555,37 @@ def ball_counts(x, y, radii_x, radii_y, radii_x_any=None, strict: bool = True,
     pair_rows.append(np.repeat(rows[used], counts[used]) + gi)
     pair_cols.append(cols[used][slot] + gj)
   if pair_rows:
-    rows, cols = np.concatenate(pair_rows), np.concatenate(pair_cols)
-    d = _pair_dist(px.x64, py.x64, rows, cols)
-    hit = inside(d, radii_x[rows])
-    np.add.at(y_in_x, cols[hit], 1)
-    x_cov[rows[hit]] = True
-    x_in_y[rows[inside(d, radii_y[cols])]] = True
-    y_any[cols[inside(d, radii_xa[rows])]] = True
+    decide_pairs(np.concatenate(pair_rows), np.concatenate(pair_cols))
   return dict(y_in_x_balls=y_in_x, x_covered=x_cov, x_in_y_balls=x_in_y,
               y_in_any_x_ball=y_any)
+
+
+def _ball_block_float64(px, py, gi, ni, gj, nj, coef, radii):
+  """One block's ball tests in float64: (sure, undecided).
+
+  Rows gi..gi+ni of px against columns gj..gj+nj of py; radii: arrays that
+  broadcast to [ni, nj]. The squared distances come from |x|^2 + |y|^2 - 2 x.y
+  on centred data, which is not exact (not even for integer features, as
+  the centre is not an integer): an exact tie d == r can land on either
+  side. So each test is decided only where d2 is farther from r^2 than the
+  GEMM's error bound plus the error of the exact path's own float64 sum
+  (coef r^2 covers it, and r^2's and sqrt's roundings); sure[t] holds the
+  pairs surely inside ball test t, undecided the pairs any test left open,
+  to be decided on exact differences (`_pair_dist`) like the float32 ones.
+  """
+  xd = px.x64[gi:gi + ni] - px.centre
+  yd = py.x64[gj:gj + nj] - py.centre
+  xn, yn = px.norm[gi:gi + ni], py.norm[gj:gj + nj]
+  d2 = (xn ** 2)[:, None] + (yn ** 2)[None, :] - 2 * (xd @ yd.T)
+  err = coef * (xn[:, None] + yn[None, :]) ** 2
+  sure, undecided = [], np.zeros((ni, nj), bool)
+  for r in radii:
+    r2 = r * r
+    slack = err + 4 * coef * r2
+    inside, maybe = d2 + slack < r2, d2 - slack <= r2
+    sure.append(inside)
+    undecided |= maybe & ~inside
+  return [s & ~undecided for s in sure], undecided
 
 
 def _pair_dist(x, y, rows, cols, chunk: int = 2048):

@@ -71,7 +71,8 @@ def precision_recall_density_coverage(
   return dict(
       precision=float(balls["y_in_any_x_ball"].mean()),
       recall=float(balls["x_in_y_balls"].mean()),
-      density=float(balls["y_in_x_balls"].mean() / k_density_coverage),
+      # (1/k) * mean, as prdc: mean / k differs in the last bit for most counts.
+      density=float((1.0 / k_density_coverage) * balls["y_in_x_balls"].mean()),
       coverage=float(balls["x_covered"].mean()),
       num_real=int(real.shape[0]), num_fake=int(fake.shape[0]),
       k_precision_recall=int(k_precision_recall),
