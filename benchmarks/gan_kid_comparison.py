@@ -1,0 +1,128 @@
+"""Side-by-side sample quality of trained GANs: KID, precision/recall, density/coverage.
+
+Used for the StyleGAN2-ADA vs DCGAN comparison at equal wall-clock
+(BENCHMARKS.md). Each class-conditional generator draws as many images of
+each class as the reference split has (so class proportions match), and both
+sets go through the same feature network:
+  * the domain encoder (`--encoder`, trained by gan.train_classifier): its
+    penultimate features, the `encoder:` feature of gan.evaluate;
+  * the FID Inception pool3 as well, when `--inception_weights` (or
+    $GAN_INCEPTION_WEIGHTS) is given.
+
+  python benchmarks/gan_kid_comparison.py \
+    --workdirs=workdirs/dcgan_alz64,workdirs/sg2_alz64 \
+    --encoder=workdirs/encoder_alz \
+    --manual_dir=/path/to/dir/holding/archive.zip
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--workdirs", required=True,
+                      help="comma-separated training workdirs")
+  parser.add_argument("--encoder", required=True,
+                      help="workdir of gan.train_classifier (domain features)")
+  parser.add_argument("--manual_dir", default=None,
+                      help="alzheimers_mri: folder holding archive.zip")
+  parser.add_argument("--split", default="train", help="reference split")
+  parser.add_argument("--inception_weights", default=None)
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--output", default=None, help="JSON results file")
+  args = parser.parse_args(argv)
+
+  import numpy as np
+  import tensorflow as tf
+  tf.config.set_visible_devices([], "GPU")
+  from gan import checkpoint
+  from gan import classifier
+  from gan import image_grid
+  from gan import input_pipeline
+  from gan import sampling
+  from gan.metrics import kid as kid_lib
+  from gan.metrics import prdc as prdc_lib
+  checkpoint.quiet_orbax_logging()
+
+  encoder = classifier.load(args.encoder)
+  workdirs = args.workdirs.split(",")
+  first = sampling.load_generator(workdirs[0])
+  data = first.config.data.copy_and_resolve_references()
+  with data.unlocked():
+    data.split = args.split
+    if args.manual_dir:
+      data.manual_dir = args.manual_dir
+  real = input_pipeline.load_split(data)
+  counts = np.bincount(real.labels, minlength=real.num_classes)
+  weights = args.inception_weights or os.environ.get("GAN_INCEPTION_WEIGHTS")
+  inception = None
+  if weights:
+    from gan import features
+    inception = features.FIDInceptionNetwork(weights)
+
+  def feature_sets(images):
+    out = {"encoder": encoder.logits_and_features(images)[1]}
+    if inception is not None:
+      out["inception"] = np.concatenate([
+          np.asarray(inception(images[i:i + 200])["pool3"])
+          for i in range(0, len(images), 200)])
+    return out
+
+  real_features = feature_sets(real.images)
+  results = {"reference": f"{data.name}/{args.split}", "num_real": len(real),
+             "class_counts": counts.tolist(), "models": {}}
+  for workdir in workdirs:
+    generator = sampling.load_generator(workdir)
+    if generator.class_names != real.class_names:
+      sys.exit(f"error: {workdir} has classes {generator.class_names}, the "
+               f"reference {real.class_names}")
+    start = time.time()
+    images = []
+    for c, n in enumerate(counts):
+      for batch in generator.sample(int(n), seed=sampling.class_seed(args.seed, c),
+                                    labels=np.full(n, c)):
+        images.append(image_grid.to_uint8(batch))
+    images = np.concatenate(images)
+    sample_seconds = time.time() - start
+    fake_features = feature_sets(images)
+    entry = {"step": generator.step, "model": generator.config.model.name,
+             "kimg": generator.step * generator.config.train.batch_size / 1000,
+             "sample_seconds": sample_seconds}
+    for name, fake in fake_features.items():
+      k = kid_lib.kernel_inception_distance(real_features[name], fake)
+      entry[f"kid_{name}"] = {"mean": float(k.mean), "std": float(k.std)}
+      entry[f"prdc_{name}"] = prdc_lib.precision_recall_density_coverage(
+          real_features[name], fake)
+    results["models"][workdir] = entry
+    print(json.dumps({workdir: entry}, indent=1), flush=True)
+
+  names = ["encoder"] + (["inception"] if inception is not None else [])
+  print("\n| workdir | model | steps | kimg | " + " | ".join(
+      f"KID x1e3 ({n}) | precision | recall | density | coverage" for n in names)
+        + " |")
+  print("|---|---|---|---|" + "---|---|---|---|---|" * len(names))
+  for workdir, e in results["models"].items():
+    cells = []
+    for n in names:
+      p = e[f"prdc_{n}"]
+      cells.append(f"{1e3 * e[f'kid_{n}']['mean']:.2f} ± "
+                   f"{1e3 * e[f'kid_{n}']['std']:.2f} | {p['precision']:.3f} | "
+                   f"{p['recall']:.3f} | {p['density']:.3f} | {p['coverage']:.3f}")
+    print(f"| {workdir} | {e['model']} | {e['step']} | {e['kimg']:.1f} | "
+          + " | ".join(cells) + " |")
+  if args.output:
+    with open(args.output + ".tmp", "w") as f:
+      json.dump(results, f, indent=1)
+    os.replace(args.output + ".tmp", args.output)
+
+
+if __name__ == "__main__":
+  main()
