@@ -118,3 +118,17 @@ def test_bad_config_one_line_errors(override, message):
     train.validate_config(config)
     train.create_train_state(config, 2)
   assert "\n" not in str(info.value)
+
+
+def test_time_budget_stops_with_a_checkpoint_and_resumes(tmp_path, monkeypatch):
+  split = helpers.synthetic_split()
+  config = helpers.tiny_config(**{"train.num_steps": 6, "log.every_steps": 2,
+                                  "log.checkpoint_every_steps": 100,
+                                  "log.image_every_steps": 100})
+  config.train.time_budget_minutes = 1e-9   # Spent at the first check.
+  state = _train(config, split, tmp_path, monkeypatch)
+  assert int(state.step) == 2               # Stopped at the first log step ...
+  assert checkpoint.Checkpointer(str(tmp_path), read_only=True).latest_step() == 2
+  assert (tmp_path / "samples" / "step_0000002.png").exists()  # ... with its grid.
+  config.train.time_budget_minutes = None
+  assert int(_train(config, split, tmp_path, monkeypatch).step) == 6
