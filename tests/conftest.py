@@ -27,3 +27,26 @@ jax.config.update("jax_disable_most_optimizations", True)
 jax.config.update("jax_compilation_cache_dir",
                   os.path.join(tempfile.gettempdir(), "gan_test_jax_cache"))
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def conditional_workdir(tmp_path_factory):
+  """(workdir, final state) of a 2-step class-conditional tiny DCGAN run on
+  3 synthetic classes; shared by the sampling and export tests (one
+  training compile for all of them)."""
+  from gan import input_pipeline
+  from gan import train
+  from tests import helpers
+  workdir = tmp_path_factory.mktemp("conditional_run")
+  split = helpers.synthetic_split(num_classes=3)
+  config = helpers.tiny_config(**{"train.num_steps": 2, "data.conditional": True})
+  original = input_pipeline.load_split
+  input_pipeline.load_split = lambda data: split
+  try:
+    state = train.train_and_evaluate(config, str(workdir))
+  finally:
+    input_pipeline.load_split = original
+  return workdir, state

@@ -9,20 +9,6 @@ from gan.errors import UserError
 from tests import helpers
 
 
-@pytest.fixture(scope="module")
-def conditional_workdir(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp("cond")
-  split = helpers.synthetic_split(num_classes=3)
-  config = helpers.tiny_config(**{"train.num_steps": 2, "data.conditional": True})
-  original = input_pipeline.load_split
-  input_pipeline.load_split = lambda data: split
-  try:
-    state = train.train_and_evaluate(config, str(workdir))
-  finally:
-    input_pipeline.load_split = original
-  return workdir, state
-
-
 def test_loads_ema_generator_and_samples_deterministically(conditional_workdir):
   workdir, state = conditional_workdir
   gen = sampling.load_generator(str(workdir))
