@@ -12,8 +12,8 @@ from absl import app
 from absl import flags
 
 from gan import checkpoint
+from gan import image_sources
 from gan import sampling
-from gan.errors import UserError
 from gan.errors import exit_on_user_error
 
 FLAGS = flags.FLAGS
@@ -38,21 +38,13 @@ def main(argv):
   classes = FLAGS.classes or (list(range(len(names))) if meta["num_classes"]
                               else None)
   if classes is not None:
-    indices = [names.index(c) if c in names else _int(c, names) for c in classes]
+    indices = [image_sources.class_index(c, names, FLAGS.workdir) for c in classes]
     labels = list(np.repeat(indices, FLAGS.per_class))
     rows = len(indices)
   sampling.write_grid(FLAGS.workdir, FLAGS.out, labels=labels, num=FLAGS.num,
                       truncation=FLAGS.truncation, seed=FLAGS.seed,
                       step=FLAGS.step, rows=rows)
   print(f"wrote {FLAGS.out}")
-
-
-def _int(value, names):
-  try:
-    return int(value)
-  except ValueError:
-    raise UserError(f"unknown class {value!r}; pass indices 0..{len(names) - 1}"
-                    f" or names {names}") from None
 
 
 if __name__ == "__main__":

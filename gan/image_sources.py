@@ -176,8 +176,9 @@ class FolderSource:
 # TFDS.
 
 
-def _resolve_class(name_or_index: str, class_names: list[str],
-                   where: str) -> int:
+def class_index(name_or_index: str, class_names: list[str], where: str) -> int:
+  """A class given by name or index -> its index (one-line error if none)."""
+  name_or_index = str(name_or_index).strip()
   if name_or_index in class_names:
     return class_names.index(name_or_index)
   if name_or_index.isdigit() and int(name_or_index) < len(class_names):
@@ -229,7 +230,7 @@ class TfdsSource:
     if self.class_name is not None:
       names = (list(info.features["label"].names)
                if "label" in info.features else [])
-      self.label = _resolve_class(self.class_name, names,
+      self.label = class_index(self.class_name, names,
                                   f"TFDS dataset {self.name}")
       self._num = None  # Known only after filtering.
 
@@ -293,7 +294,7 @@ class WorkdirSource:
     if self.generator.num_classes:
       names = list(self.generator.class_names)
       if self.class_name is not None:
-        self.classes = [_resolve_class(self.class_name, names,
+        self.classes = [class_index(self.class_name, names,
                                        f"the model of {self.workdir}")]
       else:
         self.classes = list(range(self.generator.num_classes))

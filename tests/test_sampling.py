@@ -48,3 +48,13 @@ def test_unconditional_rejects_labels_and_missing_workdir(tmp_path, monkeypatch)
     sampling.load_generator(str(tmp_path / "nothing"))
   with pytest.raises(UserError, match="no checkpoint at step 7"):
     sampling.load_generator(str(tmp_path / "uncond"), step=7)
+
+
+def test_class_index_by_name_or_number():
+  from gan.image_sources import class_index
+  names = ["MildDemented", "ModerateDemented"]
+  assert class_index("ModerateDemented", names, "w") == 1
+  assert class_index(" 0", names, "w") == 0
+  for bad in ("2", "Moderate", "-1"):
+    with pytest.raises(UserError, match=f"no class '{bad}' in w; its classes"):
+      class_index(bad, names, "w")
