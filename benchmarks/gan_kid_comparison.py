@@ -69,14 +69,16 @@ def main(argv=None):
     inception = features.FIDInceptionNetwork(weights)
 
   def feature_sets(images):
-    out = {"encoder": encoder.logits_and_features(images)[1]}
+    """({feature name: [N, F]}, encoder logits [N, K])."""
+    logits, encoder_features = encoder.logits_and_features(images)
+    out = {"encoder": encoder_features}
     if inception is not None:
       out["inception"] = np.concatenate([
           np.asarray(inception(images[i:i + 200])["pool3"])
           for i in range(0, len(images), 200)])
-    return out
+    return out, logits
 
-  real_features = feature_sets(real.images)
+  real_features, _ = feature_sets(real.images)
   results = {"reference": f"{data.name}/{args.split}", "num_real": len(real),
              "class_counts": counts.tolist(), "models": {}}
   for workdir in workdirs:
@@ -85,17 +87,22 @@ def main(argv=None):
       sys.exit(f"error: {workdir} has classes {generator.class_names}, the "
                f"reference {real.class_names}")
     start = time.time()
-    images = []
+    images, labels = [], np.repeat(np.arange(len(counts)), counts)
     for c, n in enumerate(counts):
       for batch in generator.sample(int(n), seed=sampling.class_seed(args.seed, c),
                                     labels=np.full(n, c)):
         images.append(image_grid.to_uint8(batch))
     images = np.concatenate(images)
     sample_seconds = time.time() - start
-    fake_features = feature_sets(images)
+    fake_features, logits = feature_sets(images)
+    # Label fidelity: how often the encoder (trained on real images) sees the
+    # class that was asked for.
+    agree = logits.argmax(-1) == labels
     entry = {"step": generator.step, "model": generator.config.model.name,
              "kimg": generator.step * generator.config.train.batch_size / 1000,
-             "sample_seconds": sample_seconds}
+             "sample_seconds": sample_seconds,
+             "label_agreement": {name: float(agree[labels == c].mean())
+                                 for c, name in enumerate(real.class_names)}}
     for name, fake in fake_features.items():
       k = kid_lib.kernel_inception_distance(real_features[name], fake)
       entry[f"kid_{name}"] = {"mean": float(k.mean), "std": float(k.std)}
@@ -118,6 +125,10 @@ def main(argv=None):
                    f"{p['recall']:.3f} | {p['density']:.3f} | {p['coverage']:.3f}")
     print(f"| {workdir} | {e['model']} | {e['step']} | {e['kimg']:.1f} | "
           + " | ".join(cells) + " |")
+  print("\nLabel agreement (encoder argmax == requested class):")
+  for workdir, e in results["models"].items():
+    print(f"  {workdir}: " + ", ".join(
+        f"{name} {100 * v:.1f}%" for name, v in e["label_agreement"].items()))
   if args.output:
     with open(args.output + ".tmp", "w") as f:
       json.dump(results, f, indent=1)

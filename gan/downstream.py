@@ -80,6 +80,10 @@ class ConfidenceFilter:
   """
 
   MAX_ROUNDS = 100
+  # Give up early (after MIN_DRAWS images) when fewer than 1 in
+  # MAX_OVERSAMPLING images of a class pass: the filter would run for hours.
+  MIN_DRAWS = 512
+  MAX_OVERSAMPLING = 50
 
   def __init__(self, source: SyntheticSource, judge: classifier.TrainedClassifier,
                min_confidence: float):
@@ -111,6 +115,14 @@ class ConfidenceFilter:
         have += int(keep.sum())
         self.acceptance[class_index][0] += int(keep.sum())
         self.acceptance[class_index][1] += draw
+        kept_so_far, drawn = self.acceptance[class_index]
+        if drawn >= self.MIN_DRAWS and kept_so_far * self.MAX_OVERSAMPLING < drawn:
+          raise UserError(
+              f"only {kept_so_far} of {drawn} synthetic images of class "
+              f"{class_index} reach min_confidence={self.min_confidence} "
+              f"under the filter classifier: the generator does not produce "
+              f"this class as the classifier sees it; train the generator "
+              f"longer or lower --config.filter.min_confidence")
       if have < n:
         raise UserError(
             f"only {have} of {n} synthetic images of class {class_index} "

@@ -131,3 +131,16 @@ def test_confidence_filter_errors():
   impossible.MAX_ROUNDS = 3
   with pytest.raises(UserError, match="lower --config.filter.min_confidence"):
     impossible.sample({1: 5}, seed=0)
+
+
+def test_confidence_filter_gives_up_early_on_a_class_it_never_sees():
+  class NeverClassOne(BrightnessJudge):
+    def logits_and_features(self, images):
+      logits = np.zeros((len(images), 2))
+      logits[:, 0] = 10.0
+      return logits, logits
+
+  source = downstream.ConfidenceFilter(NoisySource(), NeverClassOne(), 0.5)
+  with pytest.raises(UserError, match=r"only 0 of \d+ synthetic images of class 1"):
+    source.sample({1: 300}, seed=0)
+  assert source.acceptance[1][1] < 2000   # Stopped after a few rounds.
