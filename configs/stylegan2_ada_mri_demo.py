@@ -7,14 +7,16 @@ Data: the 137 axial slices of the MNI152 T1 template (no download), padded to
 square and resized to 64x64. A narrow StyleGAN2 (z = w = 128, 2 mapping
 layers, 16 to 128 channels), ADA with a fast-moving p (137 images: D
 overfits within a few hundred steps), R1 gamma 0.5, no path-length term.
-Measured (2 CPU cores shared with other jobs, load average 6-9): 5-14 img/s,
-about 2 minutes to compile; grids in workdirs/sg2_mri_demo/samples/ show blobs
-at step 250, one collapsed shape at 500, brain-slice silhouettes at 750 and,
-at step 1000 (16 kimg), silhouettes of varying size (small low slices, large
-mid slices) with little inner structure yet: StyleGAN2 needs far more images
-than DCGAN before detail appears; let it run the full 2000 steps or longer.
-ada_p in TensorBoard (tensorboard --logdir=workdirs/sg2_mri_demo) rises from
-0 to ~0.15 by step 600 as D starts to overfit (r_t ~ 0.85).
+Measured (2026-11-26, the full 2000 steps = 32 kimg in 42 minutes on 2 CPU
+cores shared with three other jobs; 16-20 img/s, about 2 minutes to
+compile): the grids in workdirs/sg2_mri_demo/samples/ show one collapsed
+shape at step 500, head silhouettes at 750 and, at step 2000, axial slices
+at every level: small low slices (temporal lobes, cerebellum), mid slices
+with the dark ventricles, large upper slices, still smooth inside (StyleGAN2
+needs far more images than DCGAN before fine detail appears). ada_p in
+TensorBoard (tensorboard --logdir=workdirs/sg2_mri_demo) rises from 0 to
+~0.15 by step 750 as D starts to overfit, then settles near 0.11 with r_t
+near the 0.6 target.
 """
 from configs import default
 from configs import stylegan2_presets
