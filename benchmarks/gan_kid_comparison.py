@@ -8,6 +8,8 @@ sets go through the same feature network:
     penultimate features, the `encoder:` feature of gan.evaluate;
   * the FID Inception pool3 as well, when `--inception_weights` (or
     $GAN_INCEPTION_WEIGHTS) is given.
+It also prints label agreement: how often the encoder's argmax is the class
+the generator was asked for (does the conditioning carry the class?).
 
   python benchmarks/gan_kid_comparison.py \
     --workdirs=workdirs/dcgan_alz64,workdirs/sg2_alz64 \
