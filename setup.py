@@ -42,6 +42,7 @@ setuptools.setup(
         "tqdm",
         "matplotlib",
         "gudhi>=3.13",  # Geometry Score (witness complexes).
+        "threadpoolctl",  # One BLAS thread for the Fréchet distance.
     ],
     extras_require={
         "test": [
