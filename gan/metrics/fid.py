@@ -28,7 +28,7 @@ import contextlib
 import numpy as np
 import scipy.linalg
 
-try:  # Installed with scikit-learn (a nilearn dependency).
+try:  # Declared in setup.py; without it BLAS keeps its own thread count.
   from threadpoolctl import threadpool_limits
 except ImportError:  # pragma: no cover
   threadpool_limits = None
