@@ -55,6 +55,15 @@ def test_writes_class_folders_and_manifest_and_reads_back(generator, tmp_path):
   split = input_pipeline.load_split(data)
   assert split.class_names == ["class0", "class2"]
   assert np.bincount(split.labels).tolist() == [3, 5]
+  # ... and a classifier trains on it with no manual step in between.
+  from gan import classifier
+  from tests.test_classifier import _config
+  clf_config = _config().classifier
+  clf_config.num_steps, clf_config.batch_size = 3, 4
+  model = classifier.fit(clf_config, split.images, split.labels,
+                         split.class_names, seed=0)
+  metrics = model.evaluate(split.images, split.labels)
+  assert metrics["num_examples"] == 8 and set(metrics["recall"]) == {"class0", "class2"}
 
 
 def test_refuses_existing_output_and_leaves_nothing_on_error(generator, tmp_path):
