@@ -5,8 +5,8 @@ from configs import test as test_config
 from gan import input_pipeline
 
 
-def tiny_config(**overrides):
-  config = test_config.get_config()
+def override(config, **overrides):
+  """Sets dotted fields ("train.num_steps": 3) of a ConfigDict; returns it."""
   for dotted, value in overrides.items():
     node = config
     *parents, leaf = dotted.split(".")
@@ -14,6 +14,26 @@ def tiny_config(**overrides):
       node = node[p]
     node[leaf] = value
   return config
+
+
+def tiny_config(**overrides):
+  return override(test_config.get_config(), **overrides)
+
+
+def pytorch_fid_inception(torch_home: str):
+  """pytorch-fid's InceptionV3 (pool3), its weights found by torch.hub in
+  `torch_home` (no download); TORCH_HOME is restored afterwards."""
+  import os
+  import pytorch_fid.inception
+  old = os.environ.get("TORCH_HOME")
+  os.environ["TORCH_HOME"] = torch_home
+  try:
+    return pytorch_fid.inception.InceptionV3([3]).eval()
+  finally:
+    if old is None:
+      del os.environ["TORCH_HOME"]
+    else:
+      os.environ["TORCH_HOME"] = old
 
 
 def synthetic_split(n=24, resolution=32, channels=1, num_classes=2, seed=0):

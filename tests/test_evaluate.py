@@ -26,6 +26,7 @@ from gan import inception
 from gan.errors import UserError
 from gan.metrics import fid as fid_lib
 from gan.metrics import statistics
+from tests import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -66,20 +67,11 @@ def _env(**extra):
 def _torch_fidelity_metrics(home, torch_path, folder_a, folder_b, subset_size):
   """torch-fidelity's own pipeline (folder reading, KID subsets, IS splits)
   with pytorch-fid's network and our random weights as its extractor."""
-  import pytorch_fid.inception
   import torch
   import torch_fidelity
   from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
-  old = os.environ.get("TORCH_HOME")
-  os.environ["TORCH_HOME"] = home
-  try:
-    model = pytorch_fid.inception.InceptionV3([3]).eval()
-  finally:
-    if old is None:
-      del os.environ["TORCH_HOME"]
-    else:
-      os.environ["TORCH_HOME"] = old
+  model = helpers.pytorch_fid_inception(home)
   fc_weight = torch.load(torch_path, weights_only=True)["fc.weight"]
 
   class PytorchFid(FeatureExtractorBase):

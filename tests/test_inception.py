@@ -21,6 +21,7 @@ from gan import convert_inception
 from gan import features
 from gan import inception
 from gan.errors import UserError
+from tests import helpers
 
 TOLERANCE = 1e-4  # Max abs difference, float32 on CPU.
 
@@ -35,18 +36,8 @@ def weights():
 
 @pytest.fixture(scope="module")
 def pytorch_fid_model(weights):
-  import pytorch_fid.inception
   home, _, _ = weights
-  old = os.environ.get("TORCH_HOME")
-  os.environ["TORCH_HOME"] = home  # torch.hub finds the file: no download.
-  try:
-    model = pytorch_fid.inception.InceptionV3([3]).eval()
-  finally:
-    if old is None:
-      del os.environ["TORCH_HOME"]
-    else:
-      os.environ["TORCH_HOME"] = old
-  return model
+  return helpers.pytorch_fid_inception(home)
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,7 @@ _FIR = np.array([1.0, 3.0, 3.0, 1.0])
 
 
 def _config(**overrides):
-  config = stylegan2_test.get_config()
-  for dotted, value in overrides.items():
-    node = config
-    *parents, leaf = dotted.split(".")
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
-  return config
+  return helpers.override(stylegan2_test.get_config(), **overrides)
 
 
 def _upfirdn_1d(x, up, down):
