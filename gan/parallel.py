@@ -64,7 +64,8 @@ def unshard(tree: Any) -> Any:
   return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), tree)
 
 
-def data_parallel_step(step_fn: Callable, devices=None) -> Callable:
+def data_parallel_step(step_fn: Callable, devices=None,
+                       phased: bool = False) -> Callable:
   """Maps `step_fn(state, batch, rng) -> (state, metrics)` over local devices.
 
   `state` and `rng` are broadcast (unreplicated in and out); `batch` is a
@@ -72,9 +73,13 @@ def data_parallel_step(step_fn: Callable, devices=None) -> Callable:
   `step_fn` sees the per-device batch and must average what it reduces with
   `lax.pmean(..., AXIS)`, so that its outputs are identical on all devices.
   devices: defaults to all local devices (tests pass a subset).
+  phased: `step_fn` takes a fourth argument, a hashable phase known on the
+  host (e.g. which lazy regularisers run this step); it is static, so each
+  distinct phase is compiled once and no phase is a `lax.cond` on the device.
   """
   return jax.pmap(step_fn, axis_name=AXIS, in_axes=(None, 0, None),
-                  out_axes=(None, None), devices=devices)
+                  out_axes=(None, None), devices=devices,
+                  static_broadcasted_argnums=(3,) if phased else ())
 
 
 def batched_inference(fn: Callable) -> Callable:

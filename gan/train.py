@@ -130,8 +130,21 @@ def _all_finite(tree) -> jax.Array:
   return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
+def step_phase(config, step: int):
+  """The static phase of the step that starts after `step` completed steps:
+  StyleGAN2's `Phase` (which lazy regularisers run), None for DCGANs.
+  Decided on the host so that each phase is its own compiled program."""
+  if _family(config) == "stylegan2":
+    return _stylegan2_steps().phase_for_step(config, step)
+  return None
+
+
 def make_train_step(config, num_classes: int):
-  """Returns the pure step `(state, batch, rng) -> (state, metrics)`.
+  """Returns the pure step `(state, batch, rng, phase) -> (state, metrics)`.
+
+  `phase`: `step_phase(config, int(state.step))`, static (a hashable value
+  known on the host; map the step with `parallel.data_parallel_step(...,
+  phased=True)`). DCGAN steps ignore it and may be called without it.
 
   One D update, then one G update against the updated D, as in the DCGAN
   reference. G runs forward once per step: its vjp from the D phase is reused
@@ -158,7 +171,8 @@ def make_train_step(config, num_classes: int):
         mutable=["batch_stats"])
     return logits, mutated["batch_stats"]
 
-  def step(state: TrainState, batch, rng):
+  def step(state: TrainState, batch, rng, phase=None):
+    del phase  # DCGAN steps have one phase.
     real = batch["image"]
     labels = batch["label"] if conditional else None
     per_device = real.shape[0]
@@ -362,7 +376,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   evaluate_periodically = periodic_eval.PeriodicEvaluator(
       config, workdir, split, num_classes, writer)
   start_step = int(state.step)
-  p_step = parallel.data_parallel_step(make_train_step(config, num_classes))
+  p_step = parallel.data_parallel_step(make_train_step(config, num_classes),
+                                       phased=True)
   generate = make_generate_fn(config, num_classes)
   grid_z, grid_labels, grid_rows = grid_inputs(config, num_classes)
   base_key = jax.random.wrap_key_data(state.rng)
@@ -393,7 +408,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   with _PreemptionFlag() as preemption:
     while step < config.train.num_steps:
       batch = parallel.shard(next(batches))
-      state, metrics = p_step(state, batch, jax.random.fold_in(base_key, step))
+      state, metrics = p_step(state, batch, jax.random.fold_in(base_key, step),
+                              step_phase(config, step))
       step += 1
       pending.append(metrics)
       report(step)
