@@ -19,9 +19,10 @@ lr 0.0025, Adam (0, 0.99), path length 2, style mixing 0.9) with ADA (target
 images.
 Time: the reference implementation runs this at ~13 s/kimg on a V100 and
 ~88 s/kimg (paper512) on a T4; this port's GPU speed is not measured yet (no
-GPU was available; see BENCHMARKS.md, which has the CPU number: far too slow
-for CPU training, use configs/stylegan2_ada_mri_demo.py there). 50,000 steps
-are 1,600 kimg.
+GPU was available). On a 2-core CPU it runs ~2,500 s/kimg (0.4 img/s, see
+BENCHMARKS.md): far too slow for CPU training, use
+configs/stylegan2_ada_alzheimers_64.py or configs/stylegan2_ada_mri_demo.py
+there. 50,000 steps are 1,600 kimg.
 Expected: ada_p rises to ~0.2-0.5 within a few hundred kimg on 5k images
 (watch it in TensorBoard); per-class rows of samples/step_*.png.
 """

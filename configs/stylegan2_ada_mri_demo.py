@@ -9,7 +9,8 @@ layers, 16 to 128 channels), ADA with a fast-moving p (137 images: D
 overfits within a few hundred steps), R1 gamma 0.5, no path-length term.
 Measured (2026-11-26, the full 2000 steps = 32 kimg in 42 minutes on 2 CPU
 cores shared with three other jobs; 16-20 img/s, about 2 minutes to
-compile): the grids in workdirs/sg2_mri_demo/samples/ show one collapsed
+compile; that was before R1 steps stopped running inside a lax.cond, which
+made them ~10x faster, see BENCHMARKS.md): the grids in workdirs/sg2_mri_demo/samples/ show one collapsed
 shape at step 500, head silhouettes at 750 and, at step 2000, axial slices
 at every level: small low slices (temporal lobes, cerebellum), mid slices
 with the dark ventricles, large upper slices, still smooth inside (StyleGAN2

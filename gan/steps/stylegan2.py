@@ -16,9 +16,10 @@ The generator runs forward once for the D and G main phases (its vjp is
 reused, as in the DCGAN step). Whether a step runs the lazy regularisers is
 its `Phase`, decided on the host from the step number (`phase_for_step`) and
 compiled into the step (static), not a `lax.cond` on the device: XLA:CPU
-runs convolution gradients inside a conditional 40x slower than outside
-(measured: the 128 px path-length step took 190 s instead of ~10 s). Lazy regularisation corrects Adam:
-lr * c and betas ** c with c = k / (k + 1).
+runs convolution gradients inside a conditional tens of times slower than
+outside (the 128 px path-length step took 190 s instead of 12 s;
+benchmarks/xla_cpu_cond.py). Lazy regularisation corrects Adam: lr * c and
+betas ** c with c = k / (k + 1).
 
 Latents, style-mixing cut-offs, augmentation keys and path-length noise are
 drawn for the global batch and sliced per device. Two things follow the
