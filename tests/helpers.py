@@ -1,8 +1,24 @@
 """Shared test fixtures: tiny configs and synthetic in-memory splits."""
+import tempfile
+
 import numpy as np
 
 from configs import test as test_config
 from gan import input_pipeline
+
+
+def jax_cache_dir() -> str:
+  """A persistent compilation cache for the subprocesses of one test run
+  (a resumed training compiles the same programs again). Per run, never
+  shared with other runs or checkouts: reading a cached executable written
+  by another checkout's run has crashed the suite."""
+  global _JAX_CACHE_DIR
+  if _JAX_CACHE_DIR is None:
+    _JAX_CACHE_DIR = tempfile.mkdtemp(prefix="gan_test_jax_cache_")
+  return _JAX_CACHE_DIR
+
+
+_JAX_CACHE_DIR = None
 
 
 def override(config, **overrides):

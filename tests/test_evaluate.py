@@ -121,8 +121,7 @@ def test_binary_matches_pytorch_fid_and_torch_fidelity(weights, folders,
       cwd=REPO, capture_output=True, text=True, timeout=900,
       env=_env(GAN_INCEPTION_WEIGHTS=flax_path,
                XLA_FLAGS="--xla_force_host_platform_device_count=2",
-               JAX_COMPILATION_CACHE_DIR=os.path.join(
-                   tempfile.gettempdir(), "gan_test_jax_cache")))
+               JAX_COMPILATION_CACHE_DIR=helpers.jax_cache_dir()))
   assert ours.returncode == 0, ours.stderr[-3000:]
   results = json.loads(output.read_text())
   assert "FID " in ours.stdout and "(N_a=12, N_b=10)" in ours.stdout

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -27,8 +26,7 @@ def _env(devices: int, **extra) -> dict:
   return dict(
       os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
       TF_CPP_MIN_LOG_LEVEL="2", JAX_DISABLE_MOST_OPTIMIZATIONS="1",
-      JAX_COMPILATION_CACHE_DIR=os.path.join(
-          tempfile.gettempdir(), "gan_test_jax_cache"),
+      JAX_COMPILATION_CACHE_DIR=helpers.jax_cache_dir(),
       JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.5", **extra)
 
 

@@ -1,12 +1,12 @@
 """The Colab notebook runs top to bottom (tiny config, a few steps)."""
 import os
 import sys
-import tempfile
 
 import nbformat
 from nbclient import NotebookClient
 
 from tests import conftest
+from tests import helpers
 
 NOTEBOOK = os.path.join(conftest.REPO_ROOT, "launch", "colab.ipynb")
 
@@ -25,8 +25,7 @@ def test_colab_notebook_runs_headless(tmp_path, monkeypatch):
   monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
   monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
   monkeypatch.setenv("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")
-  monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", os.path.join(
-      tempfile.gettempdir(), "gan_test_jax_cache"))
+  monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", helpers.jax_cache_dir())
   monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
   notebook = nbformat.read(NOTEBOOK, as_version=4)
   # Committed without outputs, so that diffs stay readable.

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
@@ -22,8 +21,7 @@ from tests import helpers
 STEPS = 30
 ENV = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
            TF_CPP_MIN_LOG_LEVEL="2", JAX_DISABLE_MOST_OPTIMIZATIONS="1",
-           JAX_COMPILATION_CACHE_DIR=os.path.join(
-               tempfile.gettempdir(), "gan_test_jax_cache"),
+           JAX_COMPILATION_CACHE_DIR=helpers.jax_cache_dir(),
            JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.5")
 
 
