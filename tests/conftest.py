@@ -49,3 +49,13 @@ def conditional_workdir(tmp_path_factory):
   finally:
     input_pipeline.load_split = original
   return workdir, state
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _free_compiled_programs():
+  """Drops JAX's compiled programs after each test module. One pytest
+  process compiles hundreds of XLA:CPU executables; kept alive they
+  exhausted the process (XLA aborted in backend_compile late in the suite,
+  vm.max_map_count is 65530 here)."""
+  yield
+  jax.clear_caches()
