@@ -11,6 +11,7 @@ from ml_collections import config_flags
 from gan import checkpoint
 from gan import classifier
 from gan import downstream
+from gan import errors
 from gan import input_pipeline
 from gan.errors import exit_on_user_error
 
@@ -53,4 +54,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)

@@ -13,6 +13,7 @@ from ml_collections import config_flags
 
 from gan import checkpoint
 from gan import distributed
+from gan import errors
 from gan import train
 from gan.errors import exit_on_user_error
 
@@ -53,4 +54,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)

@@ -10,6 +10,7 @@ from ml_collections import config_flags
 
 from gan import checkpoint
 from gan import classifier
+from gan import errors
 from gan.errors import exit_on_user_error
 
 FLAGS = flags.FLAGS
@@ -33,4 +34,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=errors.parse_flags)

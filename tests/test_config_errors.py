@@ -1,0 +1,78 @@
+"""Mistyped config fields, wrong types and missing or broken config files:
+one line each (`error: ...`), naming the field or file and the nearest valid
+name, never a traceback (`gan.errors.parse_flags`, used by every binary that
+takes --config)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests import conftest
+
+# The parser alone, with the binaries' --config flag (fast: no JAX or TF).
+_DRIVER = """
+from absl import app
+from ml_collections import config_flags
+from gan import errors
+config_flags.DEFINE_config_file("config", None, "", lock_config=True)
+app.run(lambda argv: print("parsed"), flags_parser=errors.parse_flags)
+"""
+
+
+def _run(*args, module=None):
+  command = ([sys.executable, "-m", module] if module
+             else [sys.executable, "-c", _DRIVER])
+  result = subprocess.run(command + list(args), cwd=conftest.REPO_ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert "Traceback" not in result.stderr, result.stderr[-2000:]
+  lines = result.stderr.strip().splitlines()
+  return result.returncode, lines[-1] if lines else ""
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--config=configs/mri_demo.py", "--config.train.batchsize=8"],
+     "error: --config.train.batchsize: the config has no field 'batchsize'; "
+     "did you mean --config.train.batch_size? configs/default.py lists every "
+     "field"),
+    (["--config=configs/mri_demo.py", "--config.trian.batch_size=8"],
+     "error: --config.trian.batch_size: the config has no field 'trian'; did "
+     "you mean --config.train.batch_size?"),
+    (["--config=configs/mri_demo.py", "--config.train.batch_size=abc"],
+     "error: flag --config.train.batch_size=abc: invalid literal for int() "
+     "with base 10: 'abc'"),
+    (["--config=configs/nope.py"],
+     "error: config file configs/nope.py does not exist; pass one of the "
+     "files in configs/ (e.g. --config=configs/mri_demo.py)"),
+])
+def test_one_line_config_errors(args, expected):
+  code, last = _run(*args)
+  assert code == 1
+  assert last.startswith(expected), last
+
+
+def test_broken_config_files(tmp_path):
+  syntax = tmp_path / "syntax.py"
+  syntax.write_text("def get_config(:\n")
+  raising = tmp_path / "raising.py"
+  raising.write_text("def get_config():\n  return 1 / 0\n")
+  code, last = _run(f"--config={syntax}")
+  assert code == 1 and last == (
+      f"error: config file {syntax} failed to load (SyntaxError, line 1: "
+      f"invalid syntax); fix it, or start from configs/default.py")
+  code, last = _run(f"--config={raising}")
+  assert code == 1 and last == (
+      f"error: config file {raising} failed to load (ZeroDivisionError: "
+      f"division by zero); fix it, or start from configs/default.py")
+  code, last = _run("--config=configs/mri_demo.py")  # A good one still loads.
+  assert code == 0
+
+
+def test_training_binary_uses_it(tmp_path):
+  code, last = _run("--config=configs/test.py", f"--workdir={tmp_path}",
+                    "--config.train.batchsize=8", module="gan.main")
+  assert code == 1
+  assert last.startswith("error: --config.train.batchsize: the config has no "
+                         "field 'batchsize'; did you mean "
+                         "--config.train.batch_size?")
