@@ -83,6 +83,11 @@ def get_config():
   # What to do with a non-finite loss: "stop" (keep the last good checkpoint)
   # or "skip" (drop the update).
   train.on_nonfinite = "stop"
+  # A latest checkpoint that cannot be read back on resume: "stop" (one line
+  # naming it and the previous one) or "previous" (move it aside to
+  # <workdir>/corrupt_checkpoints/, never deleted, and resume from the latest
+  # one that reads back).
+  train.on_corrupt_checkpoint = "stop"
 
   # ---- Discriminator augmentation (StyleGAN2 only) ----------------------------
   config.augment = augment = ml_collections.ConfigDict()

@@ -8,12 +8,17 @@ complete, so an interrupted save never leaves a half-written checkpoint.
 """
 from __future__ import annotations
 
+import glob
+import hashlib
 import logging
 import os
+import shutil
+import time
 from typing import Any
 
 import jax
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 from etils import epath
@@ -91,11 +96,57 @@ def quiet_orbax_logging() -> None:
     handler.addFilter(_DropOrbaxInfo())
 
 
+# Words of TensorStore / Orbax errors that mean "the bytes on disk are bad",
+# as opposed to "the checkpoint is of another train state".
+_CORRUPTION_MARKERS = ("FAILED_PRECONDITION", "DATA_LOSS", "OUT_OF_RANGE",
+                       "corrupt", "Corrupt", "decompress", "Error reading",
+                       "Error opening", "NOT_FOUND", "checksum",
+                       "JSONDecodeError", "Expecting value", "Unterminated")
+ON_CORRUPT = ("stop", "previous")
+
+
+def state_fingerprint(state: Any) -> str:
+  """SHA-256 of a state's arrays (paths, dtypes, shapes and bytes).
+
+  Recorded in the meta item at save and checked at restore: small arrays are
+  stored without a compression checksum, so flipped bytes in them would
+  otherwise restore silently as wrong numbers.
+  """
+  digest = hashlib.sha256()
+  leaves = jax.tree_util.tree_flatten_with_path(jax.device_get(state))[0]
+  for path, leaf in leaves:
+    array = np.ascontiguousarray(np.asarray(leaf))
+    digest.update(f"{jax.tree_util.keystr(path)}|{array.dtype}|"
+                  f"{array.shape}|".encode())
+    digest.update(array.tobytes())
+  return digest.hexdigest()
+
+
+class CorruptCheckpoint(UserError):
+  """A checkpoint whose files cannot be read back."""
+
+  def __init__(self, message: str, step: int):
+    super().__init__(message)
+    self.step = step
+
+
+def _is_corruption(error: Exception) -> bool:
+  text = f"{type(error).__name__}: {error}"
+  return (isinstance(error, (FileNotFoundError, EOFError))
+          or any(marker in text for marker in _CORRUPTION_MARKERS))
+
+
+def _error_kind(error: Exception) -> str:
+  first = (str(error).strip().splitlines() or [""])[0]
+  return f"{type(error).__name__}: {first[:160]}"
+
+
 class Checkpointer:
   """Saves and restores train states under `<workdir>/checkpoints`."""
 
   def __init__(self, workdir: str, keep: int = 3, read_only: bool = False):
     workdir = os.fspath(workdir)
+    self.workdir = workdir
     if "://" in workdir:  # A bucket (gs://...): Orbax reads and writes it.
       self.directory = f"{workdir.rstrip('/')}/checkpoints"
     else:
@@ -104,10 +155,24 @@ class Checkpointer:
       raise UserError(f"no checkpoints in workdir {workdir!r} (no "
                       f"{self.directory}); train first with python -m "
                       f"gan.main --workdir={workdir}, or pass the right workdir")
+    self._keep, self._read_only = keep, read_only
+    # Saves that a killed run left half-written (Orbax would also remove
+    # them, in the background and silently).
+    orphans = ([] if read_only or "://" in workdir else
+               sorted(glob.glob(os.path.join(self.directory,
+                                             "*.orbax-checkpoint-tmp*"))))
+    for orphan in orphans:
+      shutil.rmtree(orphan, ignore_errors=True)
+      absl_logging.warning("Removed %s: a save that an interrupted run left "
+                           "unfinished (the checkpoints before it are "
+                           "intact).", orphan)
+    self._open()
+
+  def _open(self):
     options = ocp.CheckpointManagerOptions(
-        preservation_policy=checkpoint_managers.LatestN(keep),
-        create=not read_only, read_only=read_only,
-        cleanup_tmp_directories=not read_only)
+        preservation_policy=checkpoint_managers.LatestN(self._keep),
+        create=not self._read_only, read_only=self._read_only,
+        cleanup_tmp_directories=not self._read_only)
     self._manager = ocp.CheckpointManager(
         self.directory, options=options, item_names=("state", "meta"))
 
@@ -123,6 +188,7 @@ class Checkpointer:
       # that Orbax refuses multi-host; as numpy it is written once, by
       # process 0.
       state = jax.device_get(state)
+    meta = dict(meta, state_sha256=state_fingerprint(state))
     return self._manager.save(
         step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
@@ -138,10 +204,16 @@ class Checkpointer:
     """Restores the state saved at `step` (default latest) into `template`.
 
     Raises a UserError naming the differing fields when the checkpoint was
-    trained with a structurally different config.
+    trained with a structurally different config, and a CorruptCheckpoint
+    (a UserError) naming it and the error kind when its files cannot be
+    read.
     """
     step = self._resolve(step)
-    saved = self.restore_meta(step).get("config", {})
+    try:
+      meta = self.restore_meta(step)
+    except Exception as e:  # Orbax/JSON errors of a damaged meta item.
+      raise self._corrupt(step, e) from None
+    saved = meta.get("config", {})
     diffs = config_differences(saved, config.to_dict())
     if diffs:
       raise UserError(
@@ -152,12 +224,62 @@ class Checkpointer:
     try:
       restored = self._manager.restore(
           step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
-    except (ValueError, KeyError) as e:
+    except Exception as e:  # Orbax and TensorStore raise many types.
+      if _is_corruption(e):
+        raise self._corrupt(step, e) from None
+      if not isinstance(e, (ValueError, KeyError)):
+        raise
       raise UserError(
           f"checkpoint {self.directory}/{step} does not match this config's "
           f"train state ({str(e).splitlines()[0][:200]}); use a new --workdir "
           f"or the config it was trained with") from e
+    expected = meta.get("state_sha256")  # Absent in older checkpoints.
+    if expected and state_fingerprint(restored.state) != expected:
+      raise self._corrupt(step, ValueError(
+          "its arrays differ from the SHA-256 recorded when it was saved"))
     return restored.state
+
+  def _corrupt(self, step: int, error: Exception) -> CorruptCheckpoint:
+    earlier = [s for s in self.all_steps() if s < step]
+    if earlier:
+      fix = (f"--config.train.on_corrupt_checkpoint=previous resumes from "
+             f"step {max(earlier)} and moves step {step} aside to "
+             f"{self.corrupt_directory()}/ (never deleted)")
+    else:
+      fix = ("no earlier checkpoint exists: move it away and rerun to start "
+             "from step 0, or use a new --workdir")
+    return CorruptCheckpoint(
+        f"checkpoint {self.directory}/{step} cannot be read ({_error_kind(error)}"
+        f"); {fix}", step)
+
+  def corrupt_directory(self) -> str:
+    return os.path.join(os.path.dirname(self.directory), "corrupt_checkpoints")
+
+  def move_aside(self, step: int) -> str:
+    """Moves checkpoint `step` out of the checkpoints folder (kept, for
+    inspection); returns where it went."""
+    target = os.path.join(self.corrupt_directory(),
+                          f"{step}-{time.strftime('%Y%m%d-%H%M%S')}")
+    self._manager.close()
+    os.makedirs(self.corrupt_directory(), exist_ok=True)
+    shutil.move(os.path.join(self.directory, str(step)), target)
+    self._open()
+    return target
+
+  def restore_intact(self, template: Any, config: ml_collections.ConfigDict,
+                     on_corrupt: str = "stop") -> Any:
+    """The latest checkpoint, or with `on_corrupt='previous'` the latest one
+    that reads back, moving the unreadable ones aside (logged)."""
+    while True:
+      try:
+        return self.restore(template, config)
+      except CorruptCheckpoint as e:
+        if on_corrupt != "previous" or len(self.all_steps()) < 2:
+          raise
+        target = self.move_aside(e.step)
+        absl_logging.warning("%s. Moved it to %s; resuming from step %d.",
+                             str(e).split(";")[0], target,
+                             self.latest_step())
 
   def _resolve(self, step: int | None) -> int:
     steps = self.all_steps()

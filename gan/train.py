@@ -69,6 +69,10 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
     raise UserError(f"augment.kind={config.augment.kind!r} needs a StyleGAN2 "
                     f"model; set --config.model.name=stylegan2 or "
                     f"--config.augment.kind=none")
+  if config.train.get("on_corrupt_checkpoint", "stop") not in (
+      checkpoint_lib.ON_CORRUPT):
+    raise UserError(f"train.on_corrupt_checkpoint must be 'stop' or "
+                    f"'previous', got {config.train.on_corrupt_checkpoint!r}")
   if config.train.on_nonfinite not in ("stop", "skip"):
     raise UserError(f"train.on_nonfinite must be 'stop' or 'skip', got "
                     f"{config.train.on_nonfinite!r}")
@@ -365,7 +369,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   checkpointer = checkpoint_lib.Checkpointer(workdir, keep=config.log.keep_checkpoints)
   state = create_train_state(config, num_classes)
   if checkpointer.latest_step() is not None:
-    state = checkpointer.restore(state, config)
+    state = checkpointer.restore_intact(
+        state, config, config.train.get("on_corrupt_checkpoint", "stop"))
     logging.info("Resumed from step %d in %s", int(state.step), workdir)
   state = _replicate_on_local_devices(state)
   meta = {"config": config.to_dict(), "class_names": split.class_names,

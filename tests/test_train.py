@@ -77,6 +77,48 @@ def test_incompatible_checkpoint_is_refused(tmp_path, monkeypatch):
     _train(config, split, tmp_path, monkeypatch)
 
 
+def _corrupt_largest_file(directory):
+  """Flips bytes in the middle of the largest file under `directory`."""
+  files = [p for p in directory.rglob("*") if p.is_file()]
+  largest = max(files, key=lambda p: p.stat().st_size)
+  data = bytearray(largest.read_bytes())
+  middle = len(data) // 2
+  data[middle:middle + 64] = bytes(b ^ 0xFF for b in data[middle:middle + 64])
+  largest.write_bytes(bytes(data))
+
+
+def test_corrupt_latest_checkpoint(tmp_path, monkeypatch, caplog):
+  split = helpers.synthetic_split()
+  config = helpers.tiny_config(**{"train.num_steps": 4})
+  workdir = tmp_path / "run"
+  four = _train(config, split, workdir, monkeypatch)
+  _corrupt_largest_file(workdir / "checkpoints" / "4" / "state")
+  orphan = workdir / "checkpoints" / "6.orbax-checkpoint-tmp-1"
+  orphan.mkdir()  # What a run killed while saving leaves behind.
+  with pytest.raises(UserError) as caught:  # Default: stop, say how.
+    _train(config, split, workdir, monkeypatch)
+  message = str(caught.value)
+  assert "\n" not in message
+  assert message.startswith(
+      f"checkpoint {workdir / 'checkpoints' / '4'} cannot be read (")
+  assert ("--config.train.on_corrupt_checkpoint=previous resumes from step 2 "
+          f"and moves step 4 aside to {workdir / 'corrupt_checkpoints'}/ "
+          "(never deleted)") in message
+  assert not orphan.exists()
+  assert any("Removed" in r.getMessage() and "6.orbax-checkpoint-tmp-1" in
+             r.getMessage() for r in caplog.records)
+
+  config.train.on_corrupt_checkpoint = "previous"
+  again = _train(config, split, workdir, monkeypatch)
+  # Steps 3-4 trained again from the good checkpoint: nothing lost.
+  for a, b in zip(helpers.tree_leaves_np(four), helpers.tree_leaves_np(again)):
+    np.testing.assert_array_equal(a, b)
+  assert checkpoint.Checkpointer(str(workdir)).all_steps() == [2, 4]
+  moved = list((workdir / "corrupt_checkpoints").iterdir())
+  assert len(moved) == 1 and moved[0].name.startswith("4-")
+  assert (moved[0] / "state").is_dir()  # Kept, not deleted.
+
+
 def _nan_after(step_index, batches):
   for i, batch in enumerate(batches):
     if i >= step_index:
