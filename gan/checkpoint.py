@@ -9,7 +9,6 @@ complete, so an interrupted save never leaves a half-written checkpoint.
 from __future__ import annotations
 
 import glob
-import hashlib
 import logging
 import os
 import shutil
@@ -18,12 +17,12 @@ from typing import Any
 
 import jax
 import ml_collections
-import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging as absl_logging
 from etils import epath
 from orbax.checkpoint import checkpoint_managers
 
+from gan import fingerprint
 from gan.errors import UserError
 
 # Config fields that fix the shapes of the train state: a checkpoint trained
@@ -105,23 +104,6 @@ _CORRUPTION_MARKERS = ("FAILED_PRECONDITION", "DATA_LOSS", "OUT_OF_RANGE",
 ON_CORRUPT = ("stop", "previous")
 
 
-def state_fingerprint(state: Any) -> str:
-  """SHA-256 of a state's arrays (paths, dtypes, shapes and bytes).
-
-  Recorded in the meta item at save and checked at restore: small arrays are
-  stored without a compression checksum, so flipped bytes in them would
-  otherwise restore silently as wrong numbers.
-  """
-  digest = hashlib.sha256()
-  leaves = jax.tree_util.tree_flatten_with_path(jax.device_get(state))[0]
-  for path, leaf in leaves:
-    array = np.ascontiguousarray(np.asarray(leaf))
-    digest.update(f"{jax.tree_util.keystr(path)}|{array.dtype}|"
-                  f"{array.shape}|".encode())
-    digest.update(array.tobytes())
-  return digest.hexdigest()
-
-
 class CorruptCheckpoint(UserError):
   """A checkpoint whose files cannot be read back."""
 
@@ -188,7 +170,7 @@ class Checkpointer:
       # that Orbax refuses multi-host; as numpy it is written once, by
       # process 0.
       state = jax.device_get(state)
-    meta = dict(meta, state_sha256=state_fingerprint(state))
+    meta = dict(meta, state_sha256=fingerprint.tree_sha256(state))
     return self._manager.save(
         step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
@@ -234,7 +216,7 @@ class Checkpointer:
           f"train state ({str(e).splitlines()[0][:200]}); use a new --workdir "
           f"or the config it was trained with") from e
     expected = meta.get("state_sha256")  # Absent in older checkpoints.
-    if expected and state_fingerprint(restored.state) != expected:
+    if expected and fingerprint.tree_sha256(restored.state) != expected:
       raise self._corrupt(step, ValueError(
           "its arrays differ from the SHA-256 recorded when it was saved"))
     return restored.state

@@ -31,6 +31,7 @@ from absl import logging
 import jax
 import numpy as np
 
+from gan import fingerprint
 from gan import inception
 from gan import inception_weights
 from gan import parallel
@@ -125,7 +126,7 @@ class FIDInceptionNetwork:
     self.variables = jax.device_put(variables)
     self.batch_size = batch_size
     self.info = dict(weights_info)
-    self.info["fingerprint"] = inception_weights.fingerprint(variables)
+    self.info["fingerprint"] = fingerprint.tree_sha256(variables)
     self.outputs = (("pool3", "logits", "logits_unbiased")
                     if weights_info["has_logits"] else ("pool3",))
     sha256 = weights_info["source_sha256"][:16] or "unknown"
@@ -231,7 +232,7 @@ class EncoderNetwork:
     self.info = {"workdir": os.path.abspath(workdir)
                  if "://" not in workdir else workdir,
                  "classes": meta["class_names"],
-                 "fingerprint": inception_weights.fingerprint(
+                 "fingerprint": fingerprint.tree_sha256(
                      self.classifier.variables)}
     self.convention = (f"encoder of {workdir} (gan.classifier ResNet, "
                        f"{self.resolution}x{self.resolution}x{self.channels}"

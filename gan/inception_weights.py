@@ -48,6 +48,7 @@ import flax
 import jax
 import numpy as np
 
+from gan import fingerprint
 from gan import inception
 from gan import torchscript_archive
 from gan.errors import UserError
@@ -477,15 +478,6 @@ def check_variables(variables: Any, source: str,
                     f"{shown}{more}; {weights_help()}")
 
 
-def fingerprint(variables: Any) -> str:
-  """SHA-256 (hex) of the variables' bytes in a fixed order."""
-  digest = hashlib.sha256()
-  for name, leaf in sorted(_flatten(variables).items()):
-    digest.update(name.encode())
-    digest.update(np.ascontiguousarray(leaf, np.float32).tobytes())
-  return digest.hexdigest()
-
-
 def save_variables(path: str, variables: Any, source_sha256: str = "") -> None:
   """Writes the variables as a Flax msgpack file (no pickle), atomically.
 
@@ -576,4 +568,4 @@ def convert_file(torch_weights: str, output: str) -> dict[str, str]:
   save_variables(output, variables, source_sha256=info["source_sha256"])
   return {"output": output, "source_sha256": info["source_sha256"],
           "official": info["official"], "weights": info["weights"],
-          "fingerprint": fingerprint(variables)}
+          "fingerprint": fingerprint.tree_sha256(variables)}

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from gan import features
+from gan import fingerprint
 from gan import inception
 from gan import inception_weights
 from gan.errors import UserError
@@ -184,4 +185,4 @@ def test_weights_round_trip(weights, tmp_path):
   assert info["official"] == "no"  # Random weights are flagged as such.
   assert info["source_sha256"] == inception_weights.file_sha256(torch_path)
   from_torch, _ = inception_weights.load_variables(torch_path)  # .pth directly.
-  assert inception_weights.fingerprint(from_torch) == inception_weights.fingerprint(variables)
+  assert fingerprint.tree_sha256(from_torch) == fingerprint.tree_sha256(variables)

@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 
 from gan import features
+from gan import fingerprint
 from gan import inception
 from gan import inception_weights
 from gan.errors import UserError
@@ -99,8 +100,8 @@ def test_archive_maps_onto_every_leaf_and_is_cached(tmp_path, monkeypatch):
       kernel, tensors["net.layers.mixed_4.tower_1.conv_4.weight"].transpose(
           2, 3, 1, 0))
   direct, _ = inception_weights.load_variables(ARCHIVE)
-  assert (inception_weights.fingerprint(direct)
-          == inception_weights.fingerprint(variables))
+  assert (fingerprint.tree_sha256(direct)
+          == fingerprint.tree_sha256(variables))
   # Found again from the cache, without reading the archive.
   monkeypatch.setattr(inception_weights, "installed_archive", lambda: None)
   assert inception_weights.find_weights() == path
