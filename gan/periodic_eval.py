@@ -97,7 +97,13 @@ class PeriodicEvaluator:
       evaluation.create_networks(
           evaluation.network_names(self.metrics, ev.feature),
           ev.inception_weights, ev.batch_size, self.network_cache)
-      self._check_logits(everything)
+      # Weights without logits: IS left out under `all`, else an error now
+      # (not at the first evaluation).
+      evaluation.drop_is_without_logits(
+          self.metrics, self.network_cache,
+          features_lib.get_feature("inception_logits"), lenient=everything,
+          warn=lambda message: logging.warning("eval.metrics=all: %s",
+                                               message))
       from gan import sampling  # pylint: disable=g-import-not-at-top
       class_names = list(split.class_names)
       self.generator = sampling.Generator(
@@ -107,21 +113,6 @@ class PeriodicEvaluator:
     logging.info("Evaluating %s (feature %s) on %d samples every %d steps",
                  ",".join(self.metrics), ev.feature, ev.num_samples,
                  self.every_steps)
-
-  def _check_logits(self, everything: bool) -> None:
-    """IS with weights that have no fc layer: left out under `all`, else an
-    error now (not at the first evaluation)."""
-    network = self.network_cache.get(features_lib.FIDInceptionNetwork.name)
-    if "is" not in self.metrics or network is None or (
-        "logits_unbiased" in network.outputs):
-      return
-    if not everything:
-      raise UserError(f"eval.metrics asks for is, and the Inception weights "
-                      f"{network.info['path']} have no logits: "
-                      f"{inception_weights.is_help()}; or leave is out")
-    logging.warning("eval.metrics=all: IS left out (the Inception weights %s "
-                    "have no logits)", network.info["path"])
-    self.metrics.remove("is")
 
   def __call__(self, step: int, state, last: bool = False) -> dict | None:
     due = (self.every_steps and step % self.every_steps == 0) or (
@@ -150,14 +141,12 @@ class PeriodicEvaluator:
     self.writer.write_scalars(step, scalars)
     logging.info("eval step %d | %s", step, " ".join(
         f"{k[len('eval/'):]} {v:.4g}" for k, v in sorted(scalars.items())))
-    if last:  # What a user of the demo reads at the end.
-      weights = results.get("weights", {}).get(
-          features_lib.FIDInceptionNetwork.name, {})
+    if last:  # What a user of the demo reads at the end (the summary names
+      # the Inception weights).
       print(f"Final evaluation: EMA generator at step {step} "
             f"({self.ev.num_samples} samples) vs the training split "
             f"({self.reference.num_images()} images), feature "
-            f"{self.ev.feature}"
-            + (f" ({weights['description']})" if weights else "") + ":\n"
+            f"{self.ev.feature}:\n"
             f"{evaluation.summary(results)}\n"
             f"sample grids: {os.path.join(self.workdir, 'samples')}",
             flush=True)
