@@ -2,16 +2,21 @@
 
 A checkpoint holds two items:
   state: the whole train state pytree (G, D, optimizer states, EMA, step, rng)
-  meta:  JSON: the config it was trained with, class names, software version
+  meta:  JSON: the config it was trained with, class names, software
+         version, and the SHA-256 of the state (checked at restore)
 Orbax writes each checkpoint to a temporary directory and renames it when
 complete, so an interrupted save never leaves a half-written checkpoint.
+Saves are synchronous: a save that fails (a full disk) fails in `save`, with
+a one-line error, instead of in a background thread at some later step.
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
 import shutil
+import sys
 import time
 from typing import Any
 
@@ -23,6 +28,7 @@ from etils import epath
 from orbax.checkpoint import checkpoint_managers
 
 from gan import fingerprint
+from gan import storage
 from gan.errors import UserError
 
 # Config fields that fix the shapes of the train state: a checkpoint trained
@@ -89,6 +95,52 @@ class _DropOrbaxInfo(logging.Filter):
     return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
 
 
+class _DropFailureNoise(logging.Filter):
+  """Drops the records Orbax's threads and asyncio log (each with a
+  traceback) when a save hits a full disk or a restore meets damaged files:
+  the Checkpointer reports those itself, in one line."""
+
+  def filter(self, record):
+    if record.levelno < logging.ERROR:
+      return True
+    text = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+      text += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+    return not (storage.is_disk_full_text(text) or _is_corruption_text(text))
+
+
+def _drop_failure_unraisables(previous_hook):
+  def hook(unraisable):
+    text = f"{type(unraisable.exc_value).__name__}: {unraisable.exc_value}"
+    if not ("Event loop is closed" in text or _is_corruption_text(text)
+            or storage.is_disk_full_text(text)):
+      previous_hook(unraisable)
+  return hook
+
+
+@contextlib.contextmanager
+def _failure_noise_hidden():
+  """Around one Orbax save or restore: its failure is reported by us, in one
+  line, so the tracebacks its threads would print are hidden."""
+  handlers = [absl_logging.get_absl_handler(), *logging.getLogger().handlers]
+  noise = _DropFailureNoise()
+  for handler in handlers:
+    handler.addFilter(noise)
+  # When a read or write fails, the coroutines of the other arrays fail too,
+  # and TensorStore's callbacks still fire into the closed event loop of the
+  # failed call: Python prints each as a traceback ("Exception ignored
+  # in ..."), during the call and after it; after a failure the hook that
+  # drops them stays.
+  previous_hook = sys.unraisablehook
+  sys.unraisablehook = _drop_failure_unraisables(previous_hook)
+  try:
+    yield
+    sys.unraisablehook = previous_hook
+  finally:
+    for handler in handlers:
+      handler.removeFilter(noise)
+
+
 def quiet_orbax_logging() -> None:
   """Hides Orbax's per-save INFO lines (a dozen per checkpoint); keeps warnings."""
   for handler in [absl_logging.get_absl_handler(), *logging.getLogger().handlers]:
@@ -100,26 +152,35 @@ def quiet_orbax_logging() -> None:
 _CORRUPTION_MARKERS = ("FAILED_PRECONDITION", "DATA_LOSS", "OUT_OF_RANGE",
                        "corrupt", "Corrupt", "decompress", "Error reading",
                        "Error opening", "NOT_FOUND", "checksum",
-                       "JSONDecodeError", "Expecting value", "Unterminated")
+                       "JSONDecodeError", "Expecting value", "Unterminated",
+                       "Encountered error while reading")
 ON_CORRUPT = ("stop", "previous")
+# Files of a complete checkpoint (Orbax's layout) whose absence means it was
+# damaged after it was written; Orbax would report them as a train state of
+# another structure.
+_REQUIRED_FILES = ("state/_METADATA", "meta/metadata")
 
 
 class CorruptCheckpoint(UserError):
   """A checkpoint whose files cannot be read back."""
 
-  def __init__(self, message: str, step: int):
+  def __init__(self, message: str, step: int, kind: str = ""):
     super().__init__(message)
-    self.step = step
+    self.step, self.kind = step, kind
+
+
+def _is_corruption_text(text: str) -> bool:
+  return any(marker in text for marker in _CORRUPTION_MARKERS)
 
 
 def _is_corruption(error: Exception) -> bool:
-  text = f"{type(error).__name__}: {error}"
   return (isinstance(error, (FileNotFoundError, EOFError))
-          or any(marker in text for marker in _CORRUPTION_MARKERS))
+          or _is_corruption_text(f"{type(error).__name__}: {error}"))
 
 
 def _error_kind(error: Exception) -> str:
   first = (str(error).strip().splitlines() or [""])[0]
+  first = first.split(" See full TensorStore details")[0]
   return f"{type(error).__name__}: {first[:160]}"
 
 
@@ -136,6 +197,7 @@ class Checkpointer:
       raise UserError(f"no checkpoints in workdir {workdir!r} (no "
                       f"{self.directory}); train first with python -m "
                       f"gan.main --workdir={workdir}, or pass the right workdir")
+    self.workdir = workdir
     self._keep, self._read_only = keep, read_only
     # Saves that a killed run left half-written (Orbax would also remove
     # them, in the background and silently).
@@ -153,7 +215,8 @@ class Checkpointer:
     options = ocp.CheckpointManagerOptions(
         preservation_policy=checkpoint_managers.LatestN(self._keep),
         create=not self._read_only, read_only=self._read_only,
-        cleanup_tmp_directories=not self._read_only)
+        cleanup_tmp_directories=not self._read_only,
+        enable_async_checkpointing=False)
     self._manager = ocp.CheckpointManager(
         self.directory, options=options, item_names=("state", "meta"))
 
@@ -169,16 +232,59 @@ class Checkpointer:
       # that Orbax refuses multi-host; as numpy it is written once, by
       # process 0.
       state = jax.device_get(state)
+    what = f"checkpoint {step}"
+    self.require_space(state, what)
     meta = dict(meta, state_sha256=fingerprint.tree_sha256(state))
-    return self._manager.save(
-        step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state),
-            meta=ocp.args.JsonSave(meta)), force=force)
+    try:
+      with _failure_noise_hidden():
+        return self._manager.save(
+            step, args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state),
+                meta=ocp.args.JsonSave(meta)), force=force)
+    except Exception as e:  # TensorStore raises ValueError, the OS OSError.
+      if not storage.is_disk_full(e):
+        raise
+      self._remove_unfinished(step)
+      raise storage.disk_full_error(self.directory, self.expected_bytes(state),
+                                    what, self._kept()) from None
+
+  def expected_bytes(self, state: Any) -> int:
+    """What the next save will take: the size of the latest checkpoint on
+    disk, or the state's array bytes before the first one."""
+    latest = self.latest_step()
+    if latest is not None and not storage.is_remote(self.directory):
+      on_disk = storage.tree_bytes(os.path.join(self.directory, str(latest)))
+      if on_disk:
+        return on_disk
+    return int(sum(getattr(leaf, "nbytes", 0)
+                   for leaf in jax.tree_util.tree_leaves(state)))
+
+  def require_space(self, state: Any, what: str = "the next checkpoint") -> None:
+    """Raises storage.DiskFull (one line) unless a checkpoint of `state` fits."""
+    storage.require_space(self.directory, self.expected_bytes(state), what,
+                          self._kept())
+
+  def _kept(self) -> str:
+    latest = self.latest_step()
+    if latest is None:
+      return "no checkpoint has been written yet"
+    return f"the checkpoint at step {latest} is intact"
+
+  def _remove_unfinished(self, step: int) -> None:
+    for tmp in glob.glob(os.path.join(self.directory,
+                                      f"{step}.orbax-checkpoint-tmp*")):
+      shutil.rmtree(tmp, ignore_errors=True)
 
   def restore_meta(self, step: int | None = None) -> dict:
+    """The meta item (config, class names...); a CorruptCheckpoint when its
+    files cannot be read."""
     step = self._resolve(step)
-    return self._manager.restore(
-        step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+    try:
+      with _failure_noise_hidden():
+        return self._manager.restore(
+            step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
+    except Exception as e:  # Orbax/JSON errors of a damaged meta item.
+      raise self._corrupt(step, e) from None
 
   def restore(self, template: Any, config: ml_collections.ConfigDict,
               step: int | None = None) -> Any:
@@ -190,10 +296,7 @@ class Checkpointer:
     read.
     """
     step = self._resolve(step)
-    try:
-      meta = self.restore_meta(step)
-    except Exception as e:  # Orbax/JSON errors of a damaged meta item.
-      raise self._corrupt(step, e) from None
+    meta = self.restore_meta(step)
     saved = meta.get("config", {})
     diffs = config_differences(saved, config.to_dict())
     if diffs:
@@ -202,9 +305,15 @@ class Checkpointer:
           f"incompatible config ({'; '.join(diffs)}); use a new --workdir, or "
           f"the config it was trained with")
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    missing = self._missing_files(step)
+    if missing:
+      raise self._corrupt(step, FileNotFoundError(
+          f"{', '.join(missing)} missing"))
     try:
-      restored = self._manager.restore(
-          step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))
+      with _failure_noise_hidden():
+        restored = self._manager.restore(
+            step, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(abstract)))
     except Exception as e:  # Orbax and TensorStore raise many types.
       if _is_corruption(e):
         raise self._corrupt(step, e) from None
@@ -220,18 +329,33 @@ class Checkpointer:
           "its arrays differ from the SHA-256 recorded when it was saved"))
     return restored.state
 
+  def _missing_files(self, step: int) -> list[str]:
+    """Files every complete checkpoint has, absent from this one."""
+    if storage.is_remote(self.directory):
+      return []
+    return [name for name in _REQUIRED_FILES
+            if not os.path.exists(os.path.join(self.directory, str(step), name))]
+
   def _corrupt(self, step: int, error: Exception) -> CorruptCheckpoint:
     earlier = [s for s in self.all_steps() if s < step]
-    if earlier:
+    check = f"python -m gan.check_workdir --workdir={self.workdir} checks them all"
+    if earlier and self._read_only:
+      before = max(earlier)
+      fix = (f"the one before it is step {before} (gan.sample --step={before}, "
+             f"gan.evaluate workdir:{self.workdir}@{before}); {check}")
+    elif earlier:
       fix = (f"--config.train.on_corrupt_checkpoint=previous resumes from "
              f"step {max(earlier)} and moves step {step} aside to "
              f"{self.corrupt_directory()}/ (never deleted)")
+    elif self._read_only:
+      fix = "no earlier checkpoint exists: train again, or use another --workdir"
     else:
       fix = ("no earlier checkpoint exists: move it away and rerun to start "
              "from step 0, or use a new --workdir")
+    kind = _error_kind(error)
     return CorruptCheckpoint(
-        f"checkpoint {self.directory}/{step} cannot be read ({_error_kind(error)}"
-        f"); {fix}", step)
+        f"checkpoint {self.directory}/{step} cannot be read ({kind}); {fix}",
+        step, kind)
 
   def corrupt_directory(self) -> str:
     return os.path.join(os.path.dirname(self.directory), "corrupt_checkpoints")

@@ -30,6 +30,7 @@ from gan import classifier
 from gan import image_grid
 from gan import input_pipeline
 from gan import sampling
+from gan import storage
 from gan.errors import UserError
 
 
@@ -249,10 +250,8 @@ def write_results(result: dict, output: str) -> None:
   os.makedirs(output, exist_ok=True)
   for name, text in [("results.json", json.dumps(result, indent=1)),
                      ("results.md", markdown_table(result) + "\n")]:
-    path = os.path.join(output, name)
-    with open(path + ".tmp", "w") as f:
-      f.write(text)
-    os.replace(path + ".tmp", path)
+    storage.write_text(os.path.join(output, name), text,
+                       f"the benchmark's {name}")
   tmp = os.path.join(output, "results.tmp.png")
   plot(result, tmp)
   os.replace(tmp, os.path.join(output, "results.png"))

@@ -43,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 import re
 import time
@@ -55,6 +54,7 @@ import numpy as np
 from gan import features as features_lib
 from gan import image_sources
 from gan import inception_weights as inception_weights_lib
+from gan import storage
 from gan.errors import UserError
 from gan.metrics import fid as fid_lib
 from gan.metrics import geometry_score as geometry_lib
@@ -782,9 +782,8 @@ def evaluate(source_a, source_b=None, *,
 
   results["step"] = step
   if path:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "w") as f:
-      json.dump(results, f, indent=2, sort_keys=True)
+    storage.write_json(path, results, "the evaluation results", indent=2,
+                       sort_keys=True)
     results["output"] = os.path.abspath(path)
     logging.info("results written to %s", path)
   if tensorboard and tensorboard_dir:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 
 import numpy as np
 from PIL import Image
+
+from gan import storage
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -29,23 +29,9 @@ def make_grid(images: np.ndarray, rows: int, padding: int = 2,
 
 
 def save_png(grid: np.ndarray, path: str) -> None:
-  """Writes atomically (temporary file + rename): no half-written PNGs."""
-  if "://" in path:  # A bucket (gs://...): an object appears whole on close.
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    buffer = io.BytesIO()
-    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(
-        buffer, format="PNG")
-    tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
-    with tf.io.gfile.GFile(path, "wb") as f:
-      f.write(buffer.getvalue())
-    return
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  image = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-  fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-  os.close(fd)
-  try:
-    image.save(tmp, format="PNG")
-    os.replace(tmp, path)
-  except BaseException:
-    os.unlink(tmp)
-    raise
+  """Writes whole or not at all (gan.storage): no half-written PNGs, and a
+  one-line error when the disk has no room."""
+  buffer = io.BytesIO()
+  Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(
+      buffer, format="PNG")
+  storage.write_bytes(path, buffer.getvalue(), what="a sample grid")

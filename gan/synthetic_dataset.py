@@ -22,6 +22,7 @@ from PIL import Image
 import gan
 from gan import image_grid
 from gan import sampling
+from gan import storage
 from gan.errors import UserError
 
 
@@ -80,9 +81,16 @@ def write_dataset(generator: sampling.Generator, output: str,
     raise UserError("this generator is not class-conditional, so it cannot "
                     "make per-class samples; pass --num=N for N images")
   parent = os.path.dirname(output)
+  total = sum(counts.values())
+  # Checked before the first image: an uncompressed PNG's bytes (an upper
+  # bound) and a manifest entry per image.
+  data = generator.config.data
+  expected = total * (data.resolution ** 2 * data.channels + 300)
+  storage.require_space(parent, expected, f"{total} synthetic images",
+                        kept=f"nothing was written to {output}")
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=".synthetic-", dir=parent)
-  files, total, start = [], sum(counts.values()), time.time()
+  files, start = [], time.time()
   try:
     done = 0
     for class_offset, (name, count) in enumerate(sorted(counts.items())):
@@ -123,7 +131,11 @@ def write_dataset(generator: sampling.Generator, output: str,
     if os.path.exists(output):  # --overwrite: replace only once complete.
       shutil.rmtree(output)
     os.replace(staging, output)
-  except BaseException:
+  except BaseException as e:
     shutil.rmtree(staging, ignore_errors=True)
+    if isinstance(e, OSError) and storage.is_disk_full(e):
+      raise storage.disk_full_error(
+          parent, expected, f"{total} synthetic images",
+          kept=f"the partial set was removed, {output} is untouched") from None
     raise
   return manifest

@@ -372,6 +372,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     state = checkpointer.restore_intact(
         state, config, config.train.get("on_corrupt_checkpoint", "stop"))
     logging.info("Resumed from step %d in %s", int(state.step), workdir)
+  # Said now, not after the steps up to the first save are spent.
+  checkpointer.require_space(state)
   state = _replicate_on_local_devices(state)
   meta = {"config": config.to_dict(), "class_names": split.class_names,
           "num_classes": num_classes if config.data.conditional else 0,

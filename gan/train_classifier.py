@@ -11,6 +11,7 @@ from ml_collections import config_flags
 from gan import checkpoint
 from gan import classifier
 from gan import errors
+from gan import storage
 from gan.errors import exit_on_user_error
 
 FLAGS = flags.FLAGS
@@ -27,9 +28,7 @@ def main(argv):
   checkpoint.quiet_orbax_logging()
   metrics = classifier.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   path = os.path.join(FLAGS.workdir, "test_metrics.json")
-  with open(path + ".tmp", "w") as f:
-    json.dump(metrics, f, indent=1)
-  os.replace(path + ".tmp", path)
+  storage.write_json(path, metrics, "the test metrics", indent=1)
   print(json.dumps(metrics, indent=1))
 
 
