@@ -115,30 +115,42 @@ def _drop_failure_unraisables(previous_hook):
     if not ("Event loop is closed" in text or _is_corruption_text(text)
             or storage.is_disk_full_text(text)):
       previous_hook(unraisable)
+  hook.hides_orbax_failures = True
   return hook
+
+
+_NOISE_FILTER = _DropFailureNoise()
+_failed_before = False  # After a failure, its tasks keep logging when collected.
 
 
 @contextlib.contextmanager
 def _failure_noise_hidden():
   """Around one Orbax save or restore: its failure is reported by us, in one
-  line, so the tracebacks its threads would print are hidden."""
+  line, so the tracebacks its threads would print are hidden.
+
+  When a read or write fails, the coroutines of the other arrays fail too,
+  and TensorStore's callbacks still fire into the closed event loop of the
+  failed call: Python and asyncio print each as a traceback ("Exception
+  ignored in ...", "Task exception was never retrieved"), during the call
+  and after it, so after a failure the filter and the hook stay.
+  """
+  global _failed_before
   handlers = [absl_logging.get_absl_handler(), *logging.getLogger().handlers]
-  noise = _DropFailureNoise()
   for handler in handlers:
-    handler.addFilter(noise)
-  # When a read or write fails, the coroutines of the other arrays fail too,
-  # and TensorStore's callbacks still fire into the closed event loop of the
-  # failed call: Python prints each as a traceback ("Exception ignored
-  # in ..."), during the call and after it; after a failure the hook that
-  # drops them stays.
+    handler.addFilter(_NOISE_FILTER)  # Idempotent.
   previous_hook = sys.unraisablehook
-  sys.unraisablehook = _drop_failure_unraisables(previous_hook)
+  if not getattr(previous_hook, "hides_orbax_failures", False):
+    sys.unraisablehook = _drop_failure_unraisables(previous_hook)
   try:
     yield
-    sys.unraisablehook = previous_hook
-  finally:
-    for handler in handlers:
-      handler.removeFilter(noise)
+  except BaseException:
+    _failed_before = True
+    raise
+  else:
+    if not _failed_before:
+      sys.unraisablehook = previous_hook
+      for handler in handlers:
+        handler.removeFilter(_NOISE_FILTER)
 
 
 def quiet_orbax_logging() -> None:
@@ -178,7 +190,17 @@ def _is_corruption(error: Exception) -> bool:
           or _is_corruption_text(f"{type(error).__name__}: {error}"))
 
 
+_STATUS_WORDS = ("FAILED_PRECONDITION", "DATA_LOSS", "OUT_OF_RANGE",
+                 "NOT_FOUND", "INVALID_ARGUMENT")
+
+
 def _error_kind(error: Exception) -> str:
+  # Orbax wraps TensorStore's precise error ("OUT_OF_RANGE: Error reading
+  # 'g_params...' ... byte range ... not valid") in a generic one.
+  cause = error
+  while cause is not None and not any(w in str(cause) for w in _STATUS_WORDS):
+    cause = cause.__cause__ or cause.__context__
+  error = cause or error
   first = (str(error).strip().splitlines() or [""])[0]
   first = first.split(" See full TensorStore details")[0]
   return f"{type(error).__name__}: {first[:160]}"

@@ -380,92 +380,106 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           "version": gan.__version__}
 
   writer = metric_writers.create_writer(workdir)
-  evaluate_periodically = periodic_eval.PeriodicEvaluator(
-      config, workdir, split, num_classes, writer)
-  start_step = int(state.step)
-  p_step = parallel.data_parallel_step(make_train_step(config, num_classes),
-                                       phased=True)
-  generate = make_generate_fn(config, num_classes)
-  grid_z, grid_labels, grid_rows = grid_inputs(config, num_classes)
-  base_key = jax.random.wrap_key_data(state.rng)
-  batches = input_pipeline.train_batches(split, config, start_step)
-  report = metric_writers.progress_reporter(config.train.num_steps)
-  global_batch = config.train.batch_size
-  logging.info("Training %s on %s (%d images, %d classes) from step %d to %d, "
-               "global batch %d over %d devices", config.model.name,
-               config.data.name, len(split), num_classes, start_step,
-               config.train.num_steps, global_batch, jax.device_count())
+  try:
+    evaluate_periodically = periodic_eval.PeriodicEvaluator(
+        config, workdir, split, num_classes, writer)
+    start_step = int(state.step)
+    p_step = parallel.data_parallel_step(make_train_step(config, num_classes),
+                                         phased=True)
+    generate = make_generate_fn(config, num_classes)
+    grid_z, grid_labels, grid_rows = grid_inputs(config, num_classes)
+    base_key = jax.random.wrap_key_data(state.rng)
+    batches = input_pipeline.train_batches(split, config, start_step)
+    report = metric_writers.progress_reporter(config.train.num_steps)
+    global_batch = config.train.batch_size
+    logging.info("Training %s on %s (%d images, %d classes) from step %d to %d, "
+                 "global batch %d over %d devices", config.model.name,
+                 config.data.name, len(split), num_classes, start_step,
+                 config.train.num_steps, global_batch, jax.device_count())
 
-  def write_grid(step):
-    images = generate(state.ema_params, state.g_batch_stats, grid_z, grid_labels)
-    grid = image_grid.make_grid(image_grid.to_uint8(jax.device_get(images)),
-                                rows=grid_rows)
-    if jax.process_index() == 0:
-      image_grid.save_png(grid, os.path.join(workdir, "samples",
-                                             f"step_{step:07d}.png"))
-    writer.write_images(step, {"samples_ema": grid})
+    def write_grid(step):
+      images = generate(state.ema_params, state.g_batch_stats, grid_z, grid_labels)
+      grid = image_grid.make_grid(image_grid.to_uint8(jax.device_get(images)),
+                                  rows=grid_rows)
+      if jax.process_index() == 0:
+        image_grid.save_png(grid, os.path.join(workdir, "samples",
+                                               f"step_{step:07d}.png"))
+      writer.write_images(step, {"samples_ema": grid})
 
-  def save(step):
-    checkpointer.save(step, state, meta, force=True)
+    def save(step):
+      checkpointer.save(step, state, meta, force=True)
 
-  pending, window_start, last_good = [], time.time(), checkpointer.latest_step()
-  run_start = time.time()
-  step = start_step
-  out_of_time = False
-  with _PreemptionFlag() as preemption:
-    while step < config.train.num_steps:
-      batch = parallel.shard(next(batches))
-      state, metrics = p_step(state, batch, jax.random.fold_in(base_key, step),
-                              step_phase(config, step))
-      step += 1
-      pending.append(metrics)
-      report(step)
-      if step % config.log.every_steps == 0:
-        out_of_time = _time_budget_spent(config, run_start)
-      last = step == config.train.num_steps or out_of_time
-      at_log = step % config.log.every_steps == 0 or last
-      at_ckpt = step % config.log.checkpoint_every_steps == 0 or last
-      if at_log or at_ckpt or preemption.raised:
-        window = jax.device_get(pending)
-        bad = [start for start, m in enumerate(window) if m["finite"] < 1]
-        if bad and config.train.on_nonfinite == "stop":
-          first_bad = step - len(window) + bad[0] + 1
-          checkpointer.wait_until_finished()
-          kept = (f"the last good checkpoint (step {last_good}) is intact"
-                  if last_good is not None else "no checkpoint was written")
-          raise TrainingFault(
-              f"non-finite loss or gradient at step {first_bad} "
-              f"({_format_metrics(window[bad[0]])}); {kept}; lower the "
-              f"learning rates or set --config.train.on_nonfinite=skip")
-        means = {k: float(np.mean([m[k] for m in window])) for k in window[0]}
-        elapsed = time.time() - window_start
-        means["steps_per_sec"] = len(window) / elapsed
-        means["images_per_sec"] = len(window) * global_batch / elapsed
-        means["skipped_steps"] = float(len(bad))
-        means.pop("finite")
-        writer.write_scalars(step, means)
-        logging.info("step %d/%d | %s", step, config.train.num_steps,
-                     _format_metrics(means))
-        pending, window_start = [], time.time()
-      if step % config.log.image_every_steps == 0 or last:
-        write_grid(step)
-      if at_ckpt or preemption.raised or checkpointer.reached_preemption(step):
-        save(step)
-        last_good = step
-        if preemption.raised or checkpointer.reached_preemption(step):
-          logging.warning("Preempted: checkpoint saved at step %d; run the same "
-                          "command to resume.", step)
+    pending, window_start, last_good = [], time.time(), checkpointer.latest_step()
+    run_start = time.time()
+    step = start_step
+    out_of_time = False
+    with _PreemptionFlag() as preemption:
+      while step < config.train.num_steps:
+        batch = parallel.shard(next(batches))
+        state, metrics = p_step(state, batch, jax.random.fold_in(base_key, step),
+                                step_phase(config, step))
+        step += 1
+        pending.append(metrics)
+        report(step)
+        if step % config.log.every_steps == 0:
+          out_of_time = _time_budget_spent(config, run_start)
+        last = step == config.train.num_steps or out_of_time
+        at_log = step % config.log.every_steps == 0 or last
+        at_ckpt = step % config.log.checkpoint_every_steps == 0 or last
+        if at_log or at_ckpt or preemption.raised:
+          window = jax.device_get(pending)
+          bad = [start for start, m in enumerate(window) if m["finite"] < 1]
+          if bad and config.train.on_nonfinite == "stop":
+            first_bad = step - len(window) + bad[0] + 1
+            checkpointer.wait_until_finished()
+            kept = (f"the last good checkpoint (step {last_good}) is intact"
+                    if last_good is not None else "no checkpoint was written")
+            raise TrainingFault(
+                f"non-finite loss or gradient at step {first_bad} "
+                f"({_format_metrics(window[bad[0]])}); {kept}; lower the "
+                f"learning rates or set --config.train.on_nonfinite=skip")
+          means = {k: float(np.mean([m[k] for m in window])) for k in window[0]}
+          elapsed = time.time() - window_start
+          means["steps_per_sec"] = len(window) / elapsed
+          means["images_per_sec"] = len(window) * global_batch / elapsed
+          means["skipped_steps"] = float(len(bad))
+          means.pop("finite")
+          writer.write_scalars(step, means)
+          logging.info("step %d/%d | %s", step, config.train.num_steps,
+                       _format_metrics(means))
+          pending, window_start = [], time.time()
+        if step % config.log.image_every_steps == 0 or last:
+          write_grid(step)
+        if at_ckpt or preemption.raised or checkpointer.reached_preemption(step):
+          save(step)
+          last_good = step
+          if preemption.raised or checkpointer.reached_preemption(step):
+            logging.warning("Preempted: checkpoint saved at step %d; run the same "
+                            "command to resume.", step)
+            break
+        evaluate_periodically(step, state, last)
+        if out_of_time:
+          logging.info("Time budget of %.1f minutes spent: stopped at step %d "
+                       "(checkpoint saved; raise train.num_steps or the budget "
+                       "and rerun to continue).",
+                       config.train.time_budget_minutes, step)
           break
-      evaluate_periodically(step, state, last)
-      if out_of_time:
-        logging.info("Time budget of %.1f minutes spent: stopped at step %d "
-                     "(checkpoint saved; raise train.num_steps or the budget "
-                     "and rerun to continue).",
-                     config.train.time_budget_minutes, step)
-        break
-  checkpointer.wait_until_finished()
-  writer.flush()
-  return state
+    checkpointer.wait_until_finished()
+    return state
+  finally:
+    # Also after a fault: a failed run must not keep the workdir's files open.
+    _close_quietly(writer, checkpointer)
+
+
+def _close_quietly(*closables) -> None:
+  """Closes each; a close that fails (a full disk cannot take the last
+  events) is logged, so it cannot hide the error that ended the run."""
+  for closable in closables:
+    try:
+      closable.close()
+    except Exception as e:  # pylint: disable=broad-except
+      logging.warning("Could not close %s: %s", type(closable).__name__,
+                      " ".join(str(e).split())[:200])
 
 
 def _time_budget_spent(config, run_start: float) -> bool:

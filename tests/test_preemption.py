@@ -3,6 +3,8 @@
 SIGTERM (sent before preemption): save at the current step, exit cleanly,
 and resume to exactly the parameters of an uninterrupted run. A non-finite
 loss afterwards: stop with a one-line message, good checkpoints untouched.
+SIGKILL in the middle of a save: the rerun removes the unfinished save,
+resumes from the checkpoint before it and ends bit-identical too.
 (Multi-host preemption: tests/test_multihost.py.)
 """
 import os
@@ -11,6 +13,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from configs import test as test_config
 from gan import checkpoint
@@ -25,11 +28,11 @@ ENV = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
            JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.5")
 
 
-def _command(workdir, tfds_dir, *flags):
+def _command(workdir, tfds_dir, *flags, module="gan.main"):
   # A console line every step (to know when to interrupt); no periodic
   # checkpoints or grids, so the only checkpoint before the end is the one
   # SIGTERM makes.
-  return [sys.executable, "-m", "gan.main", "--config=configs/test.py",
+  return [sys.executable, "-m", module, "--config=configs/test.py",
           f"--workdir={workdir}", f"--config.data.data_dir={tfds_dir}",
           f"--config.train.num_steps={STEPS}", "--config.log.every_steps=1",
           "--config.log.checkpoint_every_steps=1000",
@@ -71,11 +74,19 @@ def _final_state(workdir):
       template, config)
 
 
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory):
+  """(final state of an uninterrupted run, its TFDS data dir)."""
+  root = tmp_path_factory.mktemp("straight")
+  tfds_dir = root / "tfds"
+  log = _run(root / "run", tfds_dir)
+  assert f"step {STEPS}/{STEPS}" in log
+  return _final_state(root / "run"), tfds_dir
+
+
 def test_sigterm_resume_equals_uninterrupted_run_then_nan_keeps_checkpoints(
-    tmp_path):
-  tfds_dir = tmp_path / "tfds"
-  straight_log = _run(tmp_path / "straight", tfds_dir)
-  assert f"step {STEPS}/{STEPS}" in straight_log
+    tmp_path, straight):
+  straight, tfds_dir = straight
 
   code, log = _run_and_interrupt(tmp_path / "resumed", tfds_dir)
   assert code == 0, log[-3000:]
@@ -88,7 +99,6 @@ def test_sigterm_resume_equals_uninterrupted_run_then_nan_keeps_checkpoints(
 
   resumed_log = _run(tmp_path / "resumed", tfds_dir)
   assert f"Resumed from step {reached}" in resumed_log
-  straight = _final_state(tmp_path / "straight")
   resumed = _final_state(tmp_path / "resumed")
   assert int(straight.step) == int(resumed.step) == STEPS
   for a, b in zip(helpers.tree_leaves_np(straight),
@@ -114,4 +124,29 @@ def test_sigterm_resume_equals_uninterrupted_run_then_nan_keeps_checkpoints(
       reached, STEPS]
   for a, b in zip(helpers.tree_leaves_np(straight),
                   helpers.tree_leaves_np(_final_state(tmp_path / "resumed"))):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_sigkill_during_a_save_resumes_bit_identical(tmp_path, straight):
+  straight, tfds_dir = straight
+  workdir = tmp_path / "killed"
+  every = ["--config.log.checkpoint_every_steps=10"]
+  killed = subprocess.run(
+      _command(workdir, tfds_dir, *every, module="tests.kill_during_save"),
+      cwd=conftest.REPO_ROOT, env=dict(ENV, KILL_AT_STEP="20"),
+      capture_output=True, text=True, timeout=300)
+  assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+  checkpoints = workdir / "checkpoints"
+  left = sorted(p.name for p in checkpoints.iterdir())
+  assert left[0] == "10" and left[1].startswith("20.orbax-checkpoint-tmp"), left
+
+  log = _run(workdir, tfds_dir)  # gan.main again, in the same workdir.
+  assert f"Removed {checkpoints / left[1]}: a save that an interrupted run " \
+         "left unfinished" in log, log[-3000:]
+  assert "Resumed from step 10" in log
+  assert "Traceback" not in log
+  resumed = _final_state(workdir)
+  assert int(resumed.step) == STEPS
+  for a, b in zip(helpers.tree_leaves_np(straight),
+                  helpers.tree_leaves_np(resumed)):
     np.testing.assert_array_equal(a, b)
