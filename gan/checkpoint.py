@@ -15,6 +15,7 @@ import contextlib
 import glob
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -203,7 +204,10 @@ def _error_kind(error: Exception) -> str:
   error = cause or error
   first = (str(error).strip().splitlines() or [""])[0]
   first = first.split(" See full TensorStore details")[0]
-  return f"{type(error).__name__}: {first[:160]}"
+  # The database path repeats the checkpoint's, which the message names.
+  first = re.sub(r' in OCDBT database at local file "[^"]*"', "", first)
+  first = re.sub(r'Error opening "(cast|zarr)" driver: ', "", first)
+  return f"{type(error).__name__}: {first[:200]}"
 
 
 class Checkpointer:
