@@ -32,6 +32,7 @@ from gan import input_pipeline
 from gan import sampling
 from gan import storage
 from gan.errors import UserError
+from gan.metrics import plots
 
 
 class SyntheticSource(Protocol):
@@ -241,8 +242,7 @@ def plot(result: dict, path: str) -> None:
   ax.set_ylabel("% on the real test split (mean ± std over seeds)")
   ax.legend(fontsize=8)
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
-  plt.close(fig)
+  plots.save_figure(fig, path, dpi=120)
 
 
 def write_results(result: dict, output: str) -> None:
@@ -252,6 +252,4 @@ def write_results(result: dict, output: str) -> None:
                      ("results.md", markdown_table(result) + "\n")]:
     storage.write_text(os.path.join(output, name), text,
                        f"the benchmark's {name}")
-  tmp = os.path.join(output, "results.tmp.png")
-  plot(result, tmp)
-  os.replace(tmp, os.path.join(output, "results.png"))
+  plot(result, os.path.join(output, "results.png"))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import io
 import os
 import re
 import time
@@ -294,10 +295,12 @@ def _extract(side: _Side, names: list[str], networks: dict, batch_size: int,
     raise UserError(f"source {side.source.spec} has {count} image(s); the "
                     f"metrics need at least 2")
   if cache and names:
-    os.makedirs(cache_dir, exist_ok=True)
-    temporary = cache + ".tmp.npz"
-    np.savez(temporary, **side.features)
-    os.replace(temporary, cache)
+    buffer = io.BytesIO()
+    np.savez(buffer, **side.features)
+    try:
+      storage.write_bytes(cache, buffer.getvalue(), "the feature cache")
+    except storage.DiskFull as e:  # Only a cache: the results still come.
+      logging.warning("Feature cache not written: %s", e)
 
 
 def _statistics_of(side: _Side, feature: features_lib.FeatureSpec):

@@ -1,15 +1,16 @@
 """PNG plots of metric results (matplotlib Agg), written atomically.
 
-Each figure is saved to a temporary file in the destination folder and moved
-into place with `os.replace`, so a reader (TensorBoard, a polling evaluator)
-never sees a half-written PNG.
+Each figure is rendered in memory and written by `gan.storage` (free space
+checked, temporary file renamed into place), so a reader (TensorBoard, a
+polling evaluator) never sees a half-written PNG.
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 
 import numpy as np
+
+from gan import storage
 
 
 def _pyplot():
@@ -21,20 +22,12 @@ def _pyplot():
 
 def save_figure(fig, path: str, dpi: int = 120) -> str:
   """Writes `fig` to `path` (PNG) atomically and closes it; returns path."""
-  folder = os.path.dirname(os.path.abspath(path))
-  os.makedirs(folder, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(suffix=".png", prefix=".tmp_", dir=folder)
+  buffer = io.BytesIO()
   try:
-    with os.fdopen(fd, "wb") as f:
-      fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a plain file is readable.
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
   finally:
     _pyplot().close(fig)
+  storage.write_bytes(path, buffer.getvalue(), "a plot")
   return path
 
 

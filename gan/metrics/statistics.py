@@ -10,10 +10,12 @@ preprocessed). Files are read with `allow_pickle=False`.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 
 import numpy as np
 
+from gan import storage
 from gan.errors import UserError
 
 
@@ -48,8 +50,6 @@ def compute_statistics(features: np.ndarray, feature: str = "",
 
 def save_statistics(path: str, stats: Statistics) -> None:
   """Writes pytorch-fid's format (`np.savez_compressed(mu=, sigma=)`) + N."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
   extra = {}
   if stats.num_samples is not None:
     extra["num_samples"] = np.int64(stats.num_samples)
@@ -57,8 +57,10 @@ def save_statistics(path: str, stats: Statistics) -> None:
     extra["feature"] = np.str_(stats.feature)
   if stats.convention:
     extra["convention"] = np.str_(stats.convention)
-  np.savez_compressed(path, mu=np.asarray(stats.mu, np.float64),
+  buffer = io.BytesIO()
+  np.savez_compressed(buffer, mu=np.asarray(stats.mu, np.float64),
                       sigma=np.asarray(stats.sigma, np.float64), **extra)
+  storage.write_bytes(path, buffer.getvalue(), "the statistics file")
 
 
 def load_statistics(path: str, dims: int | None = None) -> Statistics:
