@@ -28,6 +28,26 @@ def make_grid(images: np.ndarray, rows: int, padding: int = 2,
   return grid
 
 
+def label_rows(grid: np.ndarray, names: list[str], padding: int = 2,
+               value: int = 255) -> np.ndarray:
+  """Writes `names[i]` left of row i of a `make_grid` grid (one row per
+  class): [H, W, C] -> [H, W + label width, C], text in `value` on black."""
+  from PIL import ImageDraw, ImageFont  # pylint: disable=g-import-not-at-top
+  font = ImageFont.load_default()
+  rows = len(names)
+  cell = (grid.shape[0] - padding) // rows  # Image height + padding.
+  width = max(int(np.ceil(font.getlength(n))) for n in names) + 2 * padding + 4
+  canvas = Image.new("L", (width, grid.shape[0]), 0)
+  draw = ImageDraw.Draw(canvas)
+  for i, name in enumerate(names):
+    top, bottom = font.getbbox(name)[1], font.getbbox(name)[3]
+    y = padding + i * cell + (cell - padding - (bottom - top)) // 2 - top
+    draw.text((padding + 2, y), name, fill=value, font=font)
+  labels = np.asarray(canvas, np.uint8)[..., None]
+  labels = np.repeat(labels, grid.shape[-1], axis=-1)
+  return np.concatenate([labels, grid], axis=1)
+
+
 def save_png(grid: np.ndarray, path: str) -> None:
   """Writes whole or not at all (gan.storage): no half-written PNGs, and a
   one-line error when the disk has no room."""

@@ -38,11 +38,12 @@ def main(argv):
   names = generator.class_names if generator.num_classes else [
       generator.class_names[0] if len(generator.class_names) == 1 else "synthetic"]
   real_counts = None
-  if FLAGS.num.strip() == "balance":
+  if FLAGS.num.strip() == "balance" and generator.num_classes:
     split = input_pipeline.load_split(generator.config.data)
     tally = collections.Counter(split.labels.tolist())
     real_counts = {n: tally[i] for i, n in enumerate(split.class_names)}
-  counts = synthetic_dataset.parse_counts(FLAGS.num, names, real_counts)
+  counts = synthetic_dataset.parse_counts(
+      FLAGS.num, names, real_counts, conditional=bool(generator.num_classes))
   synthetic_dataset.write_dataset(
       generator, FLAGS.output, counts, seed=FLAGS.seed,
       batch_size=FLAGS.batch_size, overwrite=FLAGS.overwrite,

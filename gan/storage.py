@@ -71,6 +71,12 @@ def human(num_bytes: float) -> str:
   return f"{num_bytes:.1f} TB"
 
 
+def current_umask() -> int:
+  mask = os.umask(0o022)  # Reading it means setting it; put it straight back.
+  os.umask(mask)
+  return mask
+
+
 def with_margin(num_bytes: int) -> int:
   return int(num_bytes * (1 + _MARGIN_FRACTION)) + _MARGIN_BYTES
 

@@ -27,16 +27,22 @@ from gan.errors import UserError
 
 
 def parse_counts(spec: str, class_names: list[str],
-                 real_counts: dict[str, int] | None) -> dict[str, int]:
+                 real_counts: dict[str, int] | None,
+                 conditional: bool = True) -> dict[str, int]:
   """Images to generate per class from a spec.
 
   spec: "N" (N per class, or N in all for an unconditional model),
-    "balance" (top every class up to the largest class's real count),
-    or "name:N,name:N" (only the named classes).
+    "balance" (top every class up to the largest class's real count; a
+    class-conditional model only), or "name:N,name:N" (only the named
+    classes).
   """
   spec = spec.strip()
   if re.fullmatch(r"\d+", spec):
     return {name: int(spec) for name in class_names}
+  if spec == "balance" and not conditional:
+    raise UserError("--num=balance tops up each class, but this model is "
+                    "unconditional (it draws no class); pass --num=N for N "
+                    "images")
   if spec == "balance":
     if real_counts is None:
       raise UserError("--num=balance needs the real class counts; the "
@@ -90,6 +96,9 @@ def write_dataset(generator: sampling.Generator, output: str,
                         kept=f"nothing was written to {output}")
   os.makedirs(parent, exist_ok=True)
   staging = tempfile.mkdtemp(prefix=".synthetic-", dir=parent)
+  # mkdtemp's folder is private (0700) whatever the umask; the data set is
+  # for colleagues too.
+  os.chmod(staging, 0o777 & ~storage.current_umask())
   files, start = [], time.time()
   try:
     done = 0

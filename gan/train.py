@@ -401,6 +401,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       images = generate(state.ema_params, state.g_batch_stats, grid_z, grid_labels)
       grid = image_grid.make_grid(image_grid.to_uint8(jax.device_get(images)),
                                   rows=grid_rows)
+      if grid_labels is not None:  # One row per class: say which.
+        grid = image_grid.label_rows(grid, split.class_names)
       if jax.process_index() == 0:
         image_grid.save_png(grid, os.path.join(workdir, "samples",
                                                f"step_{step:07d}.png"))

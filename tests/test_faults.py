@@ -287,3 +287,19 @@ def test_real_full_disk_mid_save(run, small_disk, monkeypatch):
   restored = checkpoint.Checkpointer(str(workdir), read_only=True).restore(
       train.create_train_state(config, 1), config)
   assert int(restored.step) == 2
+
+
+def test_labelled_rows_of_a_conditional_grid():
+  """Not a fault, but the same module writes it: each class row of a grid
+  gets its name on the left; the images are untouched."""
+  images = np.full((6, 16, 16, 1), 128, np.uint8)
+  grid = image_grid.make_grid(images, rows=3)
+  labelled = image_grid.label_rows(grid, ["Mild", "NonDemented", "Moderate"])
+  width = labelled.shape[1] - grid.shape[1]
+  assert labelled.shape[0] == grid.shape[0] and width > 20
+  np.testing.assert_array_equal(labelled[:, width:], grid)
+  text = labelled[:, :width, 0]
+  for row in range(3):  # Ink in every row's band, none in the gaps.
+    band = text[2 + row * 18: 2 + row * 18 + 16]
+    assert (band > 128).sum() > 10, row
+  assert (text[:2] == 0).all()

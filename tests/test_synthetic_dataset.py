@@ -6,6 +6,7 @@ import pytest
 
 from gan import input_pipeline
 from gan import sampling
+from gan import storage
 from gan import synthetic_dataset
 from gan.errors import UserError
 from tests import helpers
@@ -24,6 +25,11 @@ def test_parse_counts():
   assert synthetic_dataset.parse_counts("b:3", names, None) == {"b": 3}
   with pytest.raises(UserError, match="unknown class 'd'"):
     synthetic_dataset.parse_counts("d:3", names, None)
+  # An unconditional model has no class to top up: said, not guessed.
+  with pytest.raises(UserError, match=r"^--num=balance tops up each class, "
+                     r"but this model is unconditional .*pass --num=N"):
+    synthetic_dataset.parse_counts("balance", ["synthetic"], {"a": 10},
+                                   conditional=False)
 
 
 def test_writes_class_folders_and_manifest_and_reads_back(generator, tmp_path):
@@ -32,6 +38,8 @@ def test_writes_class_folders_and_manifest_and_reads_back(generator, tmp_path):
   manifest = synthetic_dataset.write_dataset(generator, str(out), counts, seed=1,
                                              batch_size=4)
   assert sorted(p.name for p in out.iterdir()) == ["class0", "class2", "manifest.json"]
+  # Readable by colleagues: the umask's permissions, not mkdtemp's 0700.
+  assert (out.stat().st_mode & 0o777) == 0o777 & ~storage.current_umask()
   assert len(list((out / "class2").glob("*.png"))) == 5
   saved = json.loads((out / "manifest.json").read_text())
   assert saved == json.loads(json.dumps(manifest))

@@ -15,6 +15,7 @@ near-empty slices dropped unless `drop_empty_slices=False`. Intensities: see
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -180,18 +181,29 @@ def _discover(folder: epath.Path) -> tuple[list[str], list[str]]:
     if missing and len(split_names) > 1:
       logging.warning("mri_folder: %s/%s has no folder for classes %s", folder,
                       split, missing)
-  supported = 0
+  supported = collections.Counter()
   for split in split_names:
     split_folder = folder if split_names == ["train"] else folder / split
     for class_name in per_split[split]:
-      supported += sum(
+      supported[split, class_name] = sum(
           1 for f in mri_io.list_files(split_folder / class_name)
           if not _is_hidden(f) and mri_io.file_kind(f))
-  if not supported:
+  if not sum(supported.values()):
     raise EmptyFolderError(
         f"image folder {folder} is empty: its class folders "
         f"{', '.join(class_names)} hold no image files (supported: "
         f"{' '.join(mri_io.SUPPORTED_SUFFIXES)}); add images")
+  # A class without a training image would still be a class: a conditional
+  # GAN would draw it from nothing and `gan.sample --num=balance` fill it.
+  train_folder = folder if split_names == ["train"] else folder / "train"
+  empty = [name for name in per_split["train"]
+           if not supported["train", name]]
+  if empty:
+    raise EmptyFolderError(
+        f"class folder(s) {', '.join(str(train_folder / n) for n in empty)} "
+        f"hold no image files (supported: "
+        f"{' '.join(mri_io.SUPPORTED_SUFFIXES)}); add images to them, or "
+        f"remove or rename them with a leading '.' to leave them out")
   return split_names, class_names
 
 
@@ -243,7 +255,8 @@ class _Report:
           f"{len(self.unreadable)} unreadable files in {where}: "
           f"{_listing(self.unreadable)} (first error: {self.reasons[0]}); "
           "replace or remove them, or skip them with "
-          "make_config(..., skip_corrupt=True)")
+          "--config.data.skip_corrupt=True (make_config(..., "
+          "skip_corrupt=True) from Python)")
     if self.unreadable:
       _announce(
           f"mri_folder: skipped {len(self.unreadable)} unreadable files in "

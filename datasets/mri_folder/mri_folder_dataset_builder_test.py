@@ -100,6 +100,21 @@ def test_missing_and_empty_folders_are_one_line_errors(tmp_path):
     mf.make_config(tmp_path)
 
 
+def test_an_empty_class_folder_is_refused_not_made_a_class(tmp_path):
+  synthetic_mri.write_mri_folder(tmp_path)
+  (tmp_path / "Empty").mkdir()
+  (tmp_path / "Empty" / "Thumbs.db").write_bytes(b"x")  # Not an image.
+  with pytest.raises(mf.EmptyFolderError) as error:
+    mf.make_config(tmp_path)
+  message = str(error.value)
+  assert "\n" not in message
+  assert message.startswith(f"class folder(s) {tmp_path / 'Empty'} hold no "
+                            "image files (supported: ")
+  assert "rename them with a leading '.'" in message
+  (tmp_path / "Empty").rename(tmp_path / ".Empty")  # The fix it names works.
+  assert mf.make_config(tmp_path).class_names == ("control", "patient")
+
+
 def _folder_with_corrupt_files(root, count):
   synthetic_mri.write_mri_folder(root)
   bad = []
@@ -122,7 +137,7 @@ def test_corrupt_files_fail_the_build_listing_them(tmp_path):
   assert "\n" not in message
   assert message.startswith("12 unreadable files in ")
   assert bad[0] in message and "and 2 more" in message
-  assert "skip_corrupt=True" in message
+  assert "--config.data.skip_corrupt=True" in message
 
 
 def test_skip_corrupt_skips_and_reports_them(tmp_path, capsys):
