@@ -225,19 +225,33 @@ def image_to_uint8(
   return np.asarray(image, dtype=np.uint8)
 
 
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
 def read_image(
     path: str | os.PathLike,
     data: bytes | None = None,
     low_percentile: float = DEFAULT_LOW_PERCENTILE,
     high_percentile: float = DEFAULT_HIGH_PERCENTILE,
+    info: dict | None = None,
 ) -> np.ndarray:
   """Reads a PNG/JPEG (or BMP/TIFF) as [H, W] uint8 grayscale.
 
+  info: if given, filled with the file's PIL `mode` and `colour`: whether
+    its colour channels differ somewhere (annotations, colour JPEG noise),
+    so that the luminance conversion loses information.
   Raises:
     UnreadableFileError: corrupt or unreadable file.
   """
   image = open_image(path, data)
   try:
+    if info is not None:
+      info["mode"] = image.mode
+      info["colour"] = False
+      if image.mode not in GRAY_MODES:
+        rgb = np.asarray(image.convert("RGB"))
+        info["colour"] = bool((rgb[..., 0] != rgb[..., 1]).any()
+                              or (rgb[..., 1] != rgb[..., 2]).any())
     return image_to_uint8(image, low_percentile, high_percentile)
   except Exception as e:  # pylint: disable=broad-except
     raise UnreadableFileError(path, f"{type(e).__name__}: {e}") from e

@@ -102,6 +102,35 @@ def _pad_to_square_and_resize(image, resolution: int, background: int):
   return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
 
+# Wider than this (or taller) and padding to a square leaves a small brain
+# in a large background: a screenshot or a montage rather than a slice.
+_EXTREME_ASPECT = 2.0
+
+
+def _warn_about_sizes(sizes: np.ndarray, data, split: str) -> None:
+  """One warning each, with counts, for what padding and resizing do to
+  images that do not fit the resolution: upscaling and extreme shapes."""
+  heights, widths = sizes[:, 0], sizes[:, 1]
+  where = f"{data.name}/{split}"
+  small = np.flatnonzero(np.maximum(heights, widths) < data.resolution)
+  if small.size:
+    h, w = heights[small[0]], widths[small[0]]
+    logging.warning(
+        "%s: %d of %d images are smaller than %d px and are upscaled (e.g. "
+        "%dx%d); blurry inputs teach the GAN blur: remove them, or lower "
+        "--config.data.resolution", where, small.size, len(sizes),
+        data.resolution, w, h)
+  aspect = np.maximum(heights, widths) / np.maximum(np.minimum(heights,
+                                                               widths), 1)
+  extreme = np.flatnonzero(aspect > _EXTREME_ASPECT)
+  if extreme.size:
+    h, w = heights[extreme[0]], widths[extreme[0]]
+    logging.warning(
+        "%s: %d of %d images are more than %.0f:1 wide or tall (e.g. %dx%d) "
+        "and become a small picture in a padded square; crop them to the "
+        "brain first", where, extreme.size, len(sizes), _EXTREME_ASPECT, w, h)
+
+
 def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Split:
   """Prepares (if needed) and loads a whole split, preprocessed, into memory."""
   builder = get_builder(data)
@@ -112,12 +141,14 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
                     f"--config.data.split to one of {list(builder.info.splits)}")
   ds = builder.as_dataset(split=split, shuffle_files=False)
   ds = ds.map(lambda ex: (_pad_to_square_and_resize(
-      ex["image"], data.resolution, data.background), ex["label"]),
+      ex["image"], data.resolution, data.background), ex["label"],
+                          tf.shape(ex["image"])[:2]),
               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  images, labels = [], []
-  for image_batch, label_batch in tfds.as_numpy(ds.batch(256)):
+  images, labels, sizes = [], [], []
+  for image_batch, label_batch, size_batch in tfds.as_numpy(ds.batch(256)):
     images.append(image_batch)
     labels.append(label_batch)
+    sizes.append(size_batch)
   if not images:
     raise UserError(f"split {split!r} of dataset {data.name!r} is empty; "
                     f"check the data it was built from")
@@ -130,6 +161,7 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
   class_names = list(builder.info.features["label"].names)
   logging.info("Loaded %s/%s: %d images at %d px, classes %s", data.name, split,
                len(images), data.resolution, class_names)
+  _warn_about_sizes(np.concatenate(sizes), data, split)
   return Split(images, np.concatenate(labels).astype(np.int32), class_names)
 
 

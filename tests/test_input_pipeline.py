@@ -129,3 +129,26 @@ def test_corrupt_and_empty_folders(tmp_path):
   data.skip_corrupt = True
   split = input_pipeline.load_split(data)
   assert len(split) == 1 and split.class_names == ["a", "b"]
+
+
+def test_upscaled_and_extreme_images_are_counted_once(tmp_path, caplog):
+  from PIL import Image
+  folder = tmp_path / "images"
+  (folder / "scan").mkdir(parents=True)
+  sizes = {"tiny.png": (8, 8), "wide.png": (40, 200), "ok_1.png": (48, 48),
+           "ok_2.png": (40, 36)}
+  for name, (h, w) in sizes.items():
+    Image.fromarray(np.full((h, w), 90, np.uint8)).save(folder / "scan" / name)
+  data = helpers.tiny_config().data  # 32 px.
+  data.update(name="mri_folder", folder=str(folder),
+              data_dir=str(tmp_path / "tfds"))
+  with caplog.at_level("WARNING"):
+    split = input_pipeline.load_split(data)
+  assert len(split) == 4
+  warnings = [r.getMessage() for r in caplog.records
+              if r.levelname == "WARNING" and "mri_folder/train" in r.getMessage()]
+  assert len(warnings) == 2, warnings
+  assert warnings[0].startswith("mri_folder/train: 1 of 4 images are smaller "
+                                "than 32 px and are upscaled (e.g. 8x8)")
+  assert warnings[1].startswith("mri_folder/train: 1 of 4 images are more "
+                                "than 2:1 wide or tall (e.g. 200x40)")

@@ -227,6 +227,8 @@ class _Report:
   ignored: list[str] = dataclasses.field(default_factory=list)
   unreadable: list[str] = dataclasses.field(default_factory=list)
   reasons: list[str] = dataclasses.field(default_factory=list)
+  converted: list[str] = dataclasses.field(default_factory=list)
+  coloured: list[str] = dataclasses.field(default_factory=list)
   dropped_slices: int = 0
   volumes: int = 0
   volumes_without_slices: list[str] = dataclasses.field(default_factory=list)
@@ -240,6 +242,12 @@ class _Report:
           f"mri_folder: ignored {len(self.ignored)} files in {where} that are "
           f"not images (supported: {' '.join(mri_io.SUPPORTED_SUFFIXES)}): "
           f"{_listing(self.ignored)}")
+    if self.converted:
+      _announce(
+          f"mri_folder: converted {len(self.converted)} colour-mode images in "
+          f"{where} to grayscale (luminance); {len(self.coloured)} of them "
+          f"really hold colour (annotations or colour JPEG noise), which is "
+          f"lost: {_listing(self.coloured) or 'none'}")
     if self.dropped_slices:
       _announce(
           f"mri_folder: dropped {self.dropped_slices} near-empty slices of "
@@ -348,7 +356,14 @@ def _read(path: epath.Path, kind: str, config: MriFolderConfig,
   """Yields (filename suffix, [H, W] uint8) for the images in one file."""
   low, high = config.window
   if kind == "image":
-    yield "", mri_io.read_image(path, low_percentile=low, high_percentile=high)
+    info = {}
+    image = mri_io.read_image(path, low_percentile=low, high_percentile=high,
+                              info=info)
+    if info["mode"] not in mri_io.GRAY_MODES:
+      report.converted.append(str(path))
+      if info["colour"]:
+        report.coloured.append(str(path))
+    yield "", image
   elif kind == "dicom":
     pixels = mri_io.read_dicom(path, low, high)
     if pixels.ndim == 2:

@@ -191,3 +191,22 @@ def test_builder_without_config_says_how_to_make_one(tmp_path):
   with pytest.raises(mf.MriFolderError, match="make_config") as error:
     tfds.builder("mri_folder", data_dir=tmp_path)
   assert "\n" not in str(error.value)
+
+
+def test_colour_conversion_is_reported_with_counts(tmp_path, capsys):
+  from PIL import Image
+  import numpy as np
+  folder = tmp_path / "images" / "scans"
+  folder.mkdir(parents=True)
+  gray = np.full((32, 32), 100, np.uint8)
+  Image.fromarray(gray).save(folder / "gray.png")
+  Image.fromarray(np.stack([gray] * 3, -1)).save(folder / "rgb_gray.png")
+  annotated = np.stack([gray] * 3, -1)
+  annotated[4:8, 4:8] = (255, 0, 0)  # A red arrow.
+  Image.fromarray(annotated).save(folder / "annotated.png")
+  _build(mf.make_config(tmp_path / "images"), tmp_path / "data")
+  out = capsys.readouterr().out
+  assert ("converted 2 colour-mode images in " in out
+          and "to grayscale (luminance); 1 of them really hold colour" in out)
+  assert str(folder / "annotated.png") in out
+  assert str(folder / "rgb_gray.png") not in out
