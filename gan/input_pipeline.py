@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import shutil
 from typing import Iterator
 
 import jax
@@ -27,6 +28,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import logging
 
+from gan import storage
 from gan.errors import UserError
 
 BUILDERS = ("mni152_slices", "alzheimers_mri", "mri_folder")
@@ -75,10 +77,28 @@ def get_builder(data: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
 
 
 def prepare(builder: tfds.core.DatasetBuilder,
-            data: ml_collections.ConfigDict) -> None:
-  """Builds the dataset on first use (a no-op once it is prepared)."""
+            data: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
+  """Builds the dataset on first use (a no-op once it is prepared); a user
+  folder whose files changed since is rebuilt, its old copy removed.
+  Returns the builder to read from."""
   download_config = tfds.download.DownloadConfig(
       manual_dir=data.manual_dir) if data.manual_dir else None
+  folder_module = None
+  if data.name == "mri_folder":
+    folder_module = importlib.import_module(
+        "gan_datasets.mri_folder.mri_folder_dataset_builder")
+    changes = folder_module.changes_since_build(builder)
+    if changes:
+      # The old copy holds every image at full size: a file removed from
+      # the folder (a patient who withdrew) must go from it too.
+      copy = os.path.dirname(builder.data_dir)
+      logging.warning("%s changed since it was prepared (%s): rebuilding, and "
+                      "removing the old copy %s", data.folder, changes, copy)
+      shutil.rmtree(copy)
+      builder = get_builder(data)
+    # Listed before building: a file changed during the build is seen later.
+    contents = (None if builder.is_prepared()
+                else folder_module.folder_contents(data.folder))
   try:
     builder.download_and_prepare(download_config=download_config)
   except UserError:
@@ -87,6 +107,13 @@ def prepare(builder: tfds.core.DatasetBuilder,
     # The builders raise one-line, actionable messages for user errors.
     message = " ".join(str(e).split())
     raise UserError(f"could not build dataset {data.name!r}: {message}") from e
+  if folder_module is not None and contents is not None:
+    storage.write_json(os.fspath(folder_module.contents_record(builder)),
+                       contents, "the folder's file list")
+    logging.info("Prepared %s from %s (a full-size copy of its images; "
+                 "delete that directory to remove it)",
+                 os.path.dirname(builder.data_dir), data.folder)
+  return builder
 
 
 def _pad_to_square_and_resize(image, resolution: int, background: int):
@@ -133,8 +160,7 @@ def _warn_about_sizes(sizes: np.ndarray, data, split: str) -> None:
 
 def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Split:
   """Prepares (if needed) and loads a whole split, preprocessed, into memory."""
-  builder = get_builder(data)
-  prepare(builder, data)
+  builder = prepare(get_builder(data), data)
   split = split or data.split
   if split not in builder.info.splits:
     raise UserError(f"dataset {data.name!r} has no split {split!r}; set "

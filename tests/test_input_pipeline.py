@@ -4,6 +4,7 @@ import ml_collections
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_datasets as tfds
 
 from gan import input_pipeline
 from gan.errors import UserError
@@ -152,3 +153,33 @@ def test_upscaled_and_extreme_images_are_counted_once(tmp_path, caplog):
                                 "than 32 px and are upscaled (e.g. 8x8)")
   assert warnings[1].startswith("mri_folder/train: 1 of 4 images are more "
                                 "than 2:1 wide or tall (e.g. 200x40)")
+
+
+def test_a_changed_folder_is_rebuilt_and_its_old_copy_removed(tmp_path, caplog):
+  from PIL import Image
+  folder = tmp_path / "images"
+  (folder / "scan").mkdir(parents=True)
+  for i in range(3):
+    Image.fromarray(np.full((40, 40), 50 + i, np.uint8)).save(
+        folder / "scan" / f"p{i}.png")
+  data = helpers.tiny_config().data
+  data.update(name="mri_folder", folder=str(folder),
+              data_dir=str(tmp_path / "tfds"))
+  assert len(input_pipeline.load_split(data)) == 3
+  with caplog.at_level("WARNING"):
+    assert len(input_pipeline.load_split(data)) == 3  # Unchanged: reused.
+  assert not [r for r in caplog.records if "changed since" in r.getMessage()]
+
+  (folder / "scan" / "p1.png").unlink()  # A patient withdraws ...
+  Image.fromarray(np.full((40, 40), 99, np.uint8)).save(folder / "scan" / "new.png")
+  with caplog.at_level("WARNING"):
+    split = input_pipeline.load_split(data)
+  assert len(split) == 3
+  message = [r.getMessage() for r in caplog.records
+             if "changed since" in r.getMessage()]
+  assert len(message) == 1 and "(1 files added, 1 removed, 0 changed)" in message[0]
+  builds = list((tmp_path / "tfds" / "mri_folder").iterdir())
+  assert len(builds) == 1  # ... and no copy of their image is left.
+  filenames = {ex["filename"].decode() for ex in tfds.as_numpy(
+      input_pipeline.get_builder(data).as_dataset(split="train"))}
+  assert filenames == {"scan/p0.png", "scan/p2.png", "scan/new.png"}

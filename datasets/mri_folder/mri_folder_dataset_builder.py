@@ -145,6 +145,53 @@ def make_config(
   )
 
 
+# Beside the prepared data set (<data_dir>/mri_folder/<name>/), the folder's
+# file list as it was when it was built: a later run compares it with the
+# folder and rebuilds when files were added, removed or changed.
+CONTENTS_FILE = "folder_contents.json"
+
+
+def folder_contents(folder: str | os.PathLike) -> dict[str, list[int]]:
+  """relative path -> [size, mtime_ns] of every visible file under `folder`."""
+  contents = {}
+  root = os.fspath(folder)
+  for directory, dirs, files in os.walk(root):
+    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+    for name in files:
+      if name.startswith("."):
+        continue
+      path = os.path.join(directory, name)
+      stat = os.stat(path)
+      contents[os.path.relpath(path, root)] = [stat.st_size, stat.st_mtime_ns]
+  return contents
+
+
+def contents_record(builder: tfds.core.DatasetBuilder) -> epath.Path:
+  """Where the file list of a prepared mri_folder data set is kept."""
+  return epath.Path(builder.data_dir).parent / CONTENTS_FILE
+
+
+def changes_since_build(builder: tfds.core.DatasetBuilder) -> str | None:
+  """None when `builder` is not prepared or its folder is unchanged since;
+  else what changed, in words ('2 files added, 1 removed')."""
+  if not builder.is_prepared():
+    return None
+  record = contents_record(builder)
+  if not record.exists():
+    return "prepared without a record of its files"
+  try:
+    before = json.loads(record.read_text())
+  except ValueError:
+    return "its record of files is unreadable"
+  now = folder_contents(builder.builder_config.folder)
+  added = len(set(now) - set(before))
+  removed = len(set(before) - set(now))
+  changed = sum(1 for f in set(now) & set(before) if now[f] != before[f])
+  if not (added or removed or changed):
+    return None
+  return f"{added} files added, {removed} removed, {changed} changed"
+
+
 def _is_hidden(relpath: str) -> bool:
   return any(part.startswith(".") for part in relpath.split("/"))
 
