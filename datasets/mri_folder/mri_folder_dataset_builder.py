@@ -95,8 +95,8 @@ def make_config(
   The config name is `<folder basename>_<8 hex digits>`, the digits hashing
   the absolute path, the options, the classes and the split layout: another
   folder or other options give another prepared dataset in the same data_dir;
-  the same ones reuse it (after changing the files of a folder, delete
-  `<data_dir>/mri_folder/<name>/` to rebuild).
+  the same ones reuse it. (Files added, removed or changed since are found
+  by `changes_since_build`; `gan.input_pipeline.prepare` then rebuilds.)
 
   Raises:
     FolderNotFoundError: `folder` does not exist.
