@@ -30,6 +30,12 @@ def get_config():
   data.folder = ml_collections.config_dict.placeholder(str)
   data.slice_axis = 2                 # NIfTI volumes are sliced along this axis.
   data.skip_corrupt = False           # mri_folder: skip unreadable files (counted) instead of failing.
+  # A data set without a test split (a flat folder): hold out this fraction
+  # of its images as split "test", stratified by class with data.split_seed;
+  # split "train" is then the rest (for the GAN, the classifier and the
+  # benchmark alike). 0 = no hold-out.
+  data.test_fraction = 0.0
+  data.split_seed = 0
   data.conditional = False            # Feed class labels to G and D.
   data.class_balanced = False         # Sample every class equally often.
   data.random_flip = False            # Random left-right flips of real images.

@@ -31,8 +31,8 @@ def main(argv):
   tf.config.set_visible_devices([], "GPU")
   checkpoint.quiet_orbax_logging()
   config = FLAGS.config
-  train = input_pipeline.load_split(config.data)
-  test = input_pipeline.load_split(config.data, config.test_split)
+  train, test = input_pipeline.load_train_and_test(config.data,
+                                                   config.test_split)
   source = None
   if FLAGS.generator_workdir:
     source = downstream.GeneratorSource(FLAGS.generator_workdir,

@@ -258,8 +258,8 @@ def load(workdir: str) -> TrainedClassifier:
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains on `config.data.split`, evaluates on `config.test_split`, saves."""
-  train_split = input_pipeline.load_split(config.data)
-  test_split = input_pipeline.load_split(config.data, config.test_split)
+  train_split, test_split = input_pipeline.load_train_and_test(
+      config.data, config.test_split)
   classifier = fit(config.classifier, train_split.images, train_split.labels,
                    train_split.class_names, config.seed,
                    augment=config.classifier.augment)

@@ -162,10 +162,24 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
   """Prepares (if needed) and loads a whole split, preprocessed, into memory."""
   builder = prepare(get_builder(data), data)
   split = split or data.split
-  if split not in builder.info.splits:
-    raise UserError(f"dataset {data.name!r} has no split {split!r}; set "
-                    f"--config.data.split to one of {list(builder.info.splits)}")
-  ds = builder.as_dataset(split=split, shuffle_files=False)
+  available = list(builder.info.splits)
+  fraction = float(data.get("test_fraction", 0.0) or 0.0)
+  if not 0.0 <= fraction < 1.0:
+    raise UserError(f"data.test_fraction must be in [0, 1), got {fraction}; "
+                    f"e.g. --config.data.test_fraction=0.2")
+  if fraction and "test" in available:
+    raise UserError(f"dataset {data.name!r} has its own test split; "
+                    f"data.test_fraction only holds one out of a data set "
+                    f"without one: drop --config.data.test_fraction")
+  held_out = fraction > 0 and split in ("train", "test")
+  if split not in available and not held_out:
+    raise UserError(
+        f"dataset {data.name!r} has no split {split!r} (its splits: "
+        f"{available}); pick one of those with --config.data.split or "
+        f"--config.test_split, or hold out a stratified test split from "
+        f"{available[0]!r} with --config.data.test_fraction=0.2")
+  read = "train" if held_out else split
+  ds = builder.as_dataset(split=read, shuffle_files=False)
   ds = ds.map(lambda ex: (_pad_to_square_and_resize(
       ex["image"], data.resolution, data.background), ex["label"],
                           tf.shape(ex["image"])[:2]),
@@ -185,10 +199,50 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
     raise UserError(f"data.channels must be 1 or 3, got {data.channels}; set "
                     f"--config.data.channels")
   class_names = list(builder.info.features["label"].names)
-  logging.info("Loaded %s/%s: %d images at %d px, classes %s", data.name, split,
-               len(images), data.resolution, class_names)
-  _warn_about_sizes(np.concatenate(sizes), data, split)
-  return Split(images, np.concatenate(labels).astype(np.int32), class_names)
+  labels = np.concatenate(labels).astype(np.int32)
+  sizes = np.concatenate(sizes)
+  how = ""
+  if held_out:
+    seed = data.get("split_seed", 0)
+    test = stratified_holdout(labels, fraction, seed)
+    keep = test if split == "test" else ~test
+    images, labels, sizes = images[keep], labels[keep], sizes[keep]
+    how = (f" ({'the' if split == 'test' else 'without the'} {fraction:.0%} "
+           f"of 'train' held out as 'test', stratified by class, seed {seed})")
+  logging.info("Loaded %s/%s%s: %d images at %d px, classes %s", data.name,
+               split, how, len(images), data.resolution, class_names)
+  _warn_about_sizes(sizes, data, split)
+  return Split(images, labels, class_names)
+
+
+def stratified_holdout(labels: np.ndarray, fraction: float,
+                       seed: int) -> np.ndarray:
+  """Boolean mask of a held-out part: round(fraction * n) images of each
+  class (at least 1 where a class has 2 or more), chosen by `seed`."""
+  rng = np.random.default_rng(seed)
+  mask = np.zeros(len(labels), bool)
+  for c in np.unique(labels):
+    members = np.flatnonzero(labels == c)
+    count = int(round(fraction * len(members)))
+    if len(members) >= 2:
+      count = min(max(count, 1), len(members) - 1)
+    else:
+      count = 0
+    mask[rng.permutation(members)[:count]] = True
+  return mask
+
+
+def load_train_and_test(data: ml_collections.ConfigDict,
+                        test_split: str) -> tuple[Split, Split]:
+  """The training split (`data.split`) and the test split, refusing a test
+  split that is the training split (it would report training accuracy)."""
+  if test_split == data.split:
+    raise UserError(
+        f"the test split is the training split ({test_split!r}): accuracy on "
+        f"it is training accuracy; set --config.test_split to a held-out "
+        f"split, or for a data set without one hold out a stratified part "
+        f"with --config.data.test_fraction=0.2")
+  return load_split(data), load_split(data, test_split)
 
 
 class BatchSampler:

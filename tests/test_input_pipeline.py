@@ -183,3 +183,37 @@ def test_a_changed_folder_is_rebuilt_and_its_old_copy_removed(tmp_path, caplog):
   filenames = {ex["filename"].decode() for ex in tfds.as_numpy(
       input_pipeline.get_builder(data).as_dataset(split="train"))}
   assert filenames == {"scan/p0.png", "scan/p2.png", "scan/new.png"}
+
+
+def test_flat_folder_holds_out_a_stratified_seeded_test_split(tmp_path):
+  from PIL import Image
+  folder = tmp_path / "images"
+  counts = {"healthy": 10, "tumour": 5}
+  for name, n in counts.items():
+    (folder / name).mkdir(parents=True)
+    for i in range(n):
+      Image.fromarray(np.full((40, 40), 10 * i, np.uint8)).save(
+          folder / name / f"{i}.png")
+  data = helpers.tiny_config().data
+  data.update(name="mri_folder", folder=str(folder),
+              data_dir=str(tmp_path / "tfds"))
+  with pytest.raises(UserError, match=(
+      r"^dataset 'mri_folder' has no split 'test' \(its splits: \['train'\]\); "
+      r".*--config.data.test_fraction=0.2$")):
+    input_pipeline.load_split(data, "test")
+  data.test_fraction = 0.2
+  train, test = input_pipeline.load_train_and_test(data, "test")
+  assert np.bincount(test.labels).tolist() == [2, 1]  # 20% of each class.
+  assert np.bincount(train.labels).tolist() == [8, 4]
+  # Disjoint, and together the whole folder (by pixel value per class).
+  key = lambda s: sorted((int(l), int(im.mean())) for im, l in zip(s.images, s.labels))
+  assert not set(key(train)) & set(key(test))
+  assert len(set(key(train)) | set(key(test))) == 15
+  # Same seed, same split; another seed, another one.
+  assert key(input_pipeline.load_split(data, "test")) == key(test)
+  data.split_seed = 1
+  assert key(input_pipeline.load_split(data, "test")) != key(test)
+  # A test split equal to the training split is refused.
+  with pytest.raises(UserError, match=r"^the test split is the training "
+                     r"split \('train'\): accuracy on it is training accuracy"):
+    input_pipeline.load_train_and_test(data, "train")
