@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 from typing import Iterator, Protocol
 
@@ -206,6 +207,8 @@ class TfdsSource:
       __import__(f"gan_datasets.{base}")
     except ImportError:
       pass
+    if self.name == "mri_folder":  # Which user folder: the one prepared.
+      self.name = _prepared_folder_dataset(self.data_dir)
     try:
       self.builder = tfds.builder(self.name, data_dir=self.data_dir)
     except Exception as e:  # DatasetNotFoundError and friends.
@@ -242,14 +245,20 @@ class TfdsSource:
     dataset = self.builder.as_dataset(split=self.split, shuffle_files=False)
     if self.label is not None:
       dataset = dataset.filter(lambda ex: ex["label"] == self.label)
-    dataset = dataset.map(lambda ex: ex["image"])
-    # Equal shapes are required to batch; TFDS images of one dataset are.
-    dataset = dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    for images in dataset.as_numpy_iterator():
-      if images.dtype != np.uint8:
-        raise UserError(f"TFDS dataset {self.name} stores {images.dtype} "
+    dataset = dataset.map(lambda ex: ex["image"]).prefetch(tf.data.AUTOTUNE)
+    # A user folder's images differ in size: a batch holds consecutive
+    # images of one size (the feature network resizes each batch).
+    batch = []
+    for image in dataset.as_numpy_iterator():
+      if image.dtype != np.uint8:
+        raise UserError(f"TFDS dataset {self.name} stores {image.dtype} "
                         f"images; evaluation reads uint8 images")
-      yield images.astype(np.float32) / 127.5 - 1.0
+      if batch and (len(batch) == batch_size or image.shape != batch[0].shape):
+        yield np.stack(batch).astype(np.float32) / 127.5 - 1.0
+        batch = []
+      batch.append(image)
+    if batch:
+      yield np.stack(batch).astype(np.float32) / 127.5 - 1.0
 
   def describe(self) -> dict:
     return {"kind": "tfds", "name": self.name, "split": self.split,
@@ -415,6 +424,35 @@ def _split_class(rest: str) -> tuple[str, str | None]:
     rest, class_name = rest.rsplit("#", 1)
     return rest, class_name
   return rest, None
+
+
+def _prepared_folder_dataset(data_dir: str | None) -> str:
+  """`mri_folder/<config>` for `tfds:mri_folder/SPLIT`: the one user folder
+  prepared in the data dir; several are an error that lists them."""
+  root = os.path.join(
+      data_dir or os.environ.get("TFDS_DATA_DIR")
+      or os.path.expanduser("~/tensorflow_datasets"), "mri_folder")
+  names = sorted(n for n in (os.listdir(root) if os.path.isdir(root) else [])
+                 if not n.startswith("."))
+  if len(names) == 1:
+    return f"mri_folder/{names[0]}"
+  if not names:
+    raise UserError(f"no user folder is prepared in {root}; train on it first "
+                    f"(python -m gan.main --config.data.name=mri_folder "
+                    f"--config.data.folder=...), or read it directly with "
+                    f"folder:PATH")
+  folders = []
+  for name in names:
+    info = os.path.join(root, name, "1.0.0", "dataset_info.json")
+    try:
+      with open(info) as f:
+        description = json.load(f).get("configDescription", "?").split(":")[0]
+    except (OSError, ValueError):
+      description = "?"
+    folders.append(f"mri_folder/{name} ({description})")
+  raise UserError(f"{len(names)} user folders are prepared in {root}: "
+                  f"{', '.join(folders)}; name one, e.g. "
+                  f"tfds:mri_folder/{names[0]}/train")
 
 
 def parse_source(spec: str, *, data_dir: str | None = None,

@@ -1,4 +1,5 @@
 """Input pipeline: padding/resizing, value range, sampling, process sharding."""
+import collections
 import jax
 import ml_collections
 import numpy as np
@@ -217,3 +218,39 @@ def test_flat_folder_holds_out_a_stratified_seeded_test_split(tmp_path):
   with pytest.raises(UserError, match=r"^the test split is the training "
                      r"split \('train'\): accuracy on it is training accuracy"):
     input_pipeline.load_train_and_test(data, "train")
+
+
+def test_prepared_folder_as_an_evaluation_source_without_its_hash(tmp_path):
+  """`tfds:mri_folder/train` finds the one prepared folder and streams its
+  mixed sizes in batches of one size each; two prepared folders are an
+  error naming both."""
+  from PIL import Image
+  from gan import image_sources
+  folder = tmp_path / "images"
+  (folder / "scan").mkdir(parents=True)
+  for i, (h, w) in enumerate([(40, 40), (40, 40), (50, 30), (40, 40)]):
+    Image.fromarray(np.full((h, w), 20 * i, np.uint8)).save(
+        folder / "scan" / f"{i}.png")
+  data = helpers.tiny_config().data
+  data.update(name="mri_folder", folder=str(folder),
+              data_dir=str(tmp_path / "tfds"))
+  input_pipeline.load_split(data)
+  source = image_sources.parse_source("tfds:mri_folder/train",
+                                      data_dir=str(tmp_path / "tfds"))
+  totals = collections.Counter()
+  for batch in source.batches(batch_size=2):  # Stored order is TFDS's.
+    assert len(batch) <= 2
+    totals[batch.shape[1:]] += len(batch)
+  assert totals == {(40, 40, 1): 3, (50, 30, 1): 1}
+
+  other = tmp_path / "other"
+  (other / "scan").mkdir(parents=True)
+  Image.fromarray(np.zeros((40, 40), np.uint8)).save(other / "scan" / "a.png")
+  Image.fromarray(np.ones((40, 40), np.uint8)).save(other / "scan" / "b.png")
+  data.folder = str(other)
+  input_pipeline.load_split(data)
+  with pytest.raises(UserError, match=(
+      r"^2 user folders are prepared in .*: mri_folder/images_\w+ \(.*images\), "
+      r"mri_folder/other_\w+ \(.*other\); name one, e.g. tfds:mri_folder/")):
+    image_sources.parse_source("tfds:mri_folder/train",
+                               data_dir=str(tmp_path / "tfds"))
