@@ -40,6 +40,7 @@ rank-deficient and FID is biased upward) gets a warning in the log and in
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import hashlib
@@ -192,6 +193,7 @@ class _Side:
     self.images: np.ndarray | None = None  # uint8 [N, H, W, C] when kept.
     self.images_per_second: float | None = None
     self.from_cache = False
+    self.resized_note: str | None = None  # How mixed sizes were unified.
 
   @property
   def has_images(self) -> bool:
@@ -243,11 +245,21 @@ def _kept(batches, store: list):
 def _stack_kept(side: "_Side", store: list) -> np.ndarray:
   if not store:
     return np.zeros((0, 1, 1, 1), np.uint8)
-  sizes = sorted({b.shape[1:3] for b in store})
+  sizes = collections.Counter()
+  for b in store:
+    sizes[b.shape[1:3]] += len(b)
   if len(sizes) > 1:
-    raise UserError(f"source {side.source.spec} mixes image sizes {sizes[:3]}"
-                    f"; ms_ssim and the memorization grid need one size: "
-                    f"resize the images, or leave those metrics out")
+    # Pixel metrics need one size: the training preprocessing (pad to a
+    # square with black, resize) to the most common size's longer side.
+    from gan import input_pipeline  # pylint: disable=g-import-not-at-top
+    side_px = max(sizes.most_common(1)[0][0])
+    store = [np.stack([input_pipeline.pad_to_square_and_resize(
+        image, side_px, 0).numpy() for image in b]) for b in store]
+    side.resized_note = (
+        f"source {side.source.spec} mixes {len(sizes)} image sizes (e.g. "
+        f"{', '.join(f'{w}x{h}' for h, w in list(sizes)[:3])}): for ms_ssim "
+        f"and the memorization grid its images were padded to a square and "
+        f"resized to {side_px}x{side_px}, as training does")
   if len({b.shape[-1] for b in store}) > 1:  # Grayscale joins RGB.
     store = [np.repeat(b, 3, -1) if b.shape[-1] == 1 else b for b in store]
   return np.concatenate(store)
@@ -696,6 +708,9 @@ def evaluate(source_a, source_b=None, *,
     if side.has_images:
       _extract(side, needed[side.label], networks, batch_size, cache_dir,
                progress, keep_images=keep[side.label])
+  for side in sides:
+    if side.resized_note:
+      warn(side.resized_note)
   # Counts known only now (a TFDS class, a cache): the same one-line errors.
   check_sample_counts(chosen, options, sides[0].num,
                       sides[1].num if comparing else None,

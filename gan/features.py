@@ -266,7 +266,7 @@ class EncoderNetwork:
                    "to square with %d, bilinear, antialiased: the classifier's "
                    "input pipeline)", self.name, size[0], size[1],
                    self.resolution, self.resolution, self.background)
-    # `input_pipeline._pad_to_square_and_resize` on the whole batch at once
+    # `input_pipeline.pad_to_square_and_resize` on the whole batch at once
     # (the same ops and arguments; per image it costs ~10 ms of eager TF),
     # so that the encoder sees exactly what it was trained on.
     import tensorflow as tf  # pylint: disable=g-import-not-at-top

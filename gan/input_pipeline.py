@@ -116,7 +116,7 @@ def prepare(builder: tfds.core.DatasetBuilder,
   return builder
 
 
-def _pad_to_square_and_resize(image, resolution: int, background: int):
+def pad_to_square_and_resize(image, resolution: int, background: int):
   """uint8 [H, W, 1] -> uint8 [R, R, 1]: pad (aspect kept), then resize."""
   shape = tf.shape(image)
   h, w = shape[0], shape[1]
@@ -180,7 +180,7 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
         f"{available[0]!r} with --config.data.test_fraction=0.2")
   read = "train" if held_out else split
   ds = builder.as_dataset(split=read, shuffle_files=False)
-  ds = ds.map(lambda ex: (_pad_to_square_and_resize(
+  ds = ds.map(lambda ex: (pad_to_square_and_resize(
       ex["image"], data.resolution, data.background), ex["label"],
                           tf.shape(ex["image"])[:2]),
               num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -114,7 +114,7 @@ def test_all_metrics_on_encoder_features_equal_direct_calls(
   # and resized by its input pipeline.
   files = image_sources.list_images(folders[0])
   images_a = np.stack([image_sources.read_image(p) for p in files])
-  pixels = np.stack([np.asarray(input_pipeline._pad_to_square_and_resize(
+  pixels = np.stack([np.asarray(input_pipeline.pad_to_square_and_resize(
       np.asarray(Image.open(p))[..., None], 16, 0)) for p in files])
   np.testing.assert_array_equal(
       network._prepare(images_a), pixels)  # pylint: disable=protected-access
@@ -298,3 +298,20 @@ def test_binary_extended_error_is_one_line(folders, tmp_path):
   assert last.startswith("error: cannot load the encoder in ")
   assert "python -m gan.train_classifier --config=" in last
   assert "Traceback" not in result.stderr
+
+
+def test_mixed_sizes_are_unified_for_pixel_metrics(encoder, folders, tmp_path):
+  """A real folder mixes sizes; the memorization grid needs one: the
+  training preprocessing makes it, and the results say so."""
+  mixed = _write_gray(tmp_path / "mixed", 8, seed=5)                  # 40x36
+  _write_gray(tmp_path / "mixed" / "more", 3, seed=6, size=(24, 50))  # 24x50
+  results = evaluation.evaluate(
+      folders[0], str(tmp_path / "mixed"), metrics=["memorization"],
+      feature=f"encoder:{encoder}", batch_size=8, progress=False,
+      tensorboard=False, options=OPTIONS, output=str(tmp_path / "r.json"))
+  assert results["metrics"]["memorization"]["median_ratio"] > 0
+  assert os.path.isfile(results["metrics"]["memorization"]["plot"])
+  note = [w for w in results["warnings"] if "mixes 2 image sizes" in w]
+  assert len(note) == 1 and note[0].endswith(
+      "its images were padded to a square and resized to 40x40, as training "
+      "does"), results["warnings"]

@@ -14,7 +14,7 @@ from tests import helpers
 
 def test_pad_to_square_keeps_aspect_and_fills_background():
   image = tf.fill([208, 176, 1], tf.constant(255, tf.uint8))  # H x W, white
-  out = input_pipeline._pad_to_square_and_resize(image, 52, background=0).numpy()
+  out = input_pipeline.pad_to_square_and_resize(image, 52, background=0).numpy()
   assert out.shape == (52, 52, 1) and out.dtype == np.uint8
   # 208 wide after padding 16 + 16 columns: 4 of 52 output columns per side.
   assert out[:, :3].max() == 0 and out[:, -3:].max() == 0
