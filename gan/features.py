@@ -212,9 +212,10 @@ class EncoderNetwork:
   classifier saw in training, `TrainedClassifier.logits_and_features`) and,
   when their size differs from the classifier's resolution, padded to a
   square and resized exactly as its input pipeline did (bilinear,
-  antialiased; logged once per size). Grayscale stored as RGB (three equal
-  channels) is fed as one channel to a grayscale encoder; any other channel
-  mismatch is an error.
+  antialiased; logged once per size). RGB images given to a grayscale
+  encoder become luminance by PIL's rule, as the training build converted
+  them (equal channels stay exactly themselves); a grayscale image given to
+  an RGB encoder is an error.
   """
 
   def __init__(self, workdir: str, batch_size: int = 50):
@@ -241,22 +242,34 @@ class EncoderNetwork:
     self.background = meta["background"]
     self.outputs = ("features", "logits")
     self._logged_sizes: set = set()
+    self._warned_colour = False
+
+  def _to_luminance(self, pixels: np.ndarray) -> np.ndarray:
+    """uint8 RGB -> uint8 L with PIL's `convert('L')` integer rule: what the
+    mri_folder build did to every colour file the encoder was trained on."""
+    r, g, b = (pixels[..., i].astype(np.uint32) for i in range(3))
+    gray = ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)
+    coloured = int(np.sum(np.any(pixels != pixels[..., :1], axis=(1, 2, 3))))
+    if coloured and not self._warned_colour:
+      self._warned_colour = True
+      logging.warning("%s takes grayscale: colour images are converted to "
+                      "luminance, as training's mri_folder build does "
+                      "(%d in the first batch that had any)", self.name,
+                      coloured)
+    return gray[..., None]
 
   def _prepare(self, images: np.ndarray) -> np.ndarray:
     """float32 [B, H, W, C] in [-1, 1] -> uint8 [B, R, R, channels]."""
     channels = images.shape[-1]
+    pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
     if channels != self.channels:
-      if (self.channels == 1 and channels == 3
-          and np.array_equal(images[..., :1], images[..., 1:2])
-          and np.array_equal(images[..., :1], images[..., 2:3])):
-        images = images[..., :1]
+      if self.channels == 1 and channels == 3:
+        pixels = self._to_luminance(pixels)
       else:
         raise UserError(
             f"the encoder {self.workdir} takes {self.channels}-channel images "
-            f"but got {channels}-channel ones; convert the images (e.g. to "
-            f"grayscale) or train the encoder on {channels}-channel data "
-            f"(--config.data.channels={channels})")
-    pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+            f"but got {channels}-channel ones; train the encoder on "
+            f"{channels}-channel data (--config.data.channels={channels})")
     size = pixels.shape[1:3]
     if size == (self.resolution, self.resolution):
       return pixels

@@ -278,9 +278,6 @@ def test_bad_inputs_one_line_errors(encoder, folders, tmp_path):
       folders[0], folders[1], metrics=["prcd"])
   assert "unknown feature 'inceptoin'" in _one_line_error(
       folders[0], folders[1], feature="inceptoin")
-  rgb = _write_gray(tmp_path / "rgb", 3, seed=4, rgb=True)
-  assert "takes 1-channel images but got 3-channel" in _one_line_error(
-      rgb, folders[1], metrics=["fid"], feature=feature)
   stats = tmp_path / "b.npz"
   np.savez(stats, mu=np.zeros(8), sigma=np.eye(8))
   assert ("prdc needs the features of both sources, but" in _one_line_error(
@@ -315,3 +312,20 @@ def test_mixed_sizes_are_unified_for_pixel_metrics(encoder, folders, tmp_path):
   assert len(note) == 1 and note[0].endswith(
       "its images were padded to a square and resized to 40x40, as training "
       "does"), results["warnings"]
+
+
+def test_colour_files_meet_a_grayscale_encoder_as_training_made_them(
+    encoder, folders, tmp_path):
+  """Training's mri_folder build turns colour files into luminance; the
+  encoder does the same to colour images, so a real folder with annotations
+  or colour JPEG noise is judged as the GAN saw it."""
+  rgb = _write_gray(tmp_path / "rgb", 6, seed=4, rgb=True)
+  gray = tmp_path / "gray"
+  gray.mkdir()
+  for name in sorted(os.listdir(rgb)):
+    Image.open(os.path.join(rgb, name)).convert("L").save(gray / name)
+  kwargs = dict(metrics=["fid"], feature=f"encoder:{encoder}", batch_size=8,
+                progress=False, tensorboard=False, options=OPTIONS)
+  from_rgb = evaluation.evaluate(rgb, folders[1], **kwargs)
+  from_gray = evaluation.evaluate(str(gray), folders[1], **kwargs)
+  assert from_rgb["metrics"]["fid"]["value"] == from_gray["metrics"]["fid"]["value"]
