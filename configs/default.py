@@ -24,6 +24,9 @@ def get_config():
   data.resolution = 64
   data.channels = 1                   # 1 = grayscale MRI end to end.
   data.background = 0                 # uint8 fill value used for padding.
+  # Crop each image to its content (pixels more than 25 levels from the
+  # background) before padding: empty margins of screenshots and scans go.
+  data.crop_to_content = False
   data.data_dir = ml_collections.config_dict.placeholder(str)    # TFDS data dir (default ~/tensorflow_datasets or $TFDS_DATA_DIR).
   data.manual_dir = ml_collections.config_dict.placeholder(str)  # where alzheimers_mri finds archive.zip.
   # mri_folder only: the folder with one sub-folder per class.

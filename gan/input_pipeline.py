@@ -116,6 +116,19 @@ def prepare(builder: tfds.core.DatasetBuilder,
   return builder
 
 
+def crop_to_content(image, background: int, threshold: int = 25):
+  """uint8 [H, W, 1] -> its bounding box of pixels that differ from
+  `background` by more than `threshold` (the whole image if none do): a
+  screenshot's or a film scan's empty margins go before padding."""
+  content = tf.abs(tf.cast(image[..., 0], tf.int32) - background) > threshold
+  rows = tf.where(tf.reduce_any(content, axis=1))[:, 0]
+  cols = tf.where(tf.reduce_any(content, axis=0))[:, 0]
+  return tf.cond(
+      tf.size(rows) > 0,
+      lambda: image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1],
+      lambda: image)
+
+
 def pad_to_square_and_resize(image, resolution: int, background: int):
   """uint8 [H, W, 1] -> uint8 [R, R, 1]: pad (aspect kept), then resize."""
   shape = tf.shape(image)
@@ -155,7 +168,9 @@ def _warn_about_sizes(sizes: np.ndarray, data, split: str) -> None:
     logging.warning(
         "%s: %d of %d images are more than %.0f:1 wide or tall (e.g. %dx%d) "
         "and become a small picture in a padded square; crop them to the "
-        "brain first", where, extreme.size, len(sizes), _EXTREME_ASPECT, w, h)
+        "brain first%s", where, extreme.size, len(sizes), _EXTREME_ASPECT, w,
+        h, "" if data.get("crop_to_content") else
+        " (--config.data.crop_to_content=True crops empty margins)")
 
 
 def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Split:
@@ -180,6 +195,10 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
         f"{available[0]!r} with --config.data.test_fraction=0.2")
   read = "train" if held_out else split
   ds = builder.as_dataset(split=read, shuffle_files=False)
+  if data.get("crop_to_content"):
+    ds = ds.map(lambda ex: dict(ex, image=crop_to_content(
+        ex["image"], data.background)), num_parallel_calls=tf.data.AUTOTUNE,
+                deterministic=True)
   ds = ds.map(lambda ex: (pad_to_square_and_resize(
       ex["image"], data.resolution, data.background), ex["label"],
                           tf.shape(ex["image"])[:2]),

@@ -254,3 +254,17 @@ def test_prepared_folder_as_an_evaluation_source_without_its_hash(tmp_path):
       r"mri_folder/other_\w+ \(.*other\); name one, e.g. tfds:mri_folder/")):
     image_sources.parse_source("tfds:mri_folder/train",
                                data_dir=str(tmp_path / "tfds"))
+
+
+def test_crop_to_content_before_padding():
+  image = np.zeros((60, 200, 1), np.uint8)
+  image[10:50, 80:120] = 200  # A 40x40 "brain" in a wide dark screenshot.
+  image[30, 150] = 20  # Within the threshold of the background: not content.
+  cropped = input_pipeline.crop_to_content(tf.constant(image), 0).numpy()
+  assert cropped.shape == (40, 40, 1) and (cropped == 200).all()
+  blank = np.full((8, 8, 1), 3, np.uint8)  # Nothing to crop to: unchanged.
+  np.testing.assert_array_equal(
+      input_pipeline.crop_to_content(tf.constant(blank), 0).numpy(), blank)
+  # In the pipeline: the brain fills the square instead of a thin strip.
+  out = input_pipeline.pad_to_square_and_resize(tf.constant(cropped), 32, 0)
+  assert (out.numpy() > 150).mean() > 0.9
