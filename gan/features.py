@@ -273,12 +273,13 @@ class EncoderNetwork:
     size = pixels.shape[1:3]
     if size == (self.resolution, self.resolution):
       return pixels
-    if size not in self._logged_sizes:
+    if not self._logged_sizes:  # Once: a real folder has many sizes.
       self._logged_sizes.add(size)
-      logging.info("%s: resizing %dx%d images to the encoder's %dx%d (padded "
-                   "to square with %d, bilinear, antialiased: the classifier's "
-                   "input pipeline)", self.name, size[0], size[1],
-                   self.resolution, self.resolution, self.background)
+      logging.info("%s: resizing images of other sizes (the first %dx%d) to "
+                   "the encoder's %dx%d (padded to square with %d, bilinear, "
+                   "antialiased: the classifier's input pipeline)", self.name,
+                   size[0], size[1], self.resolution, self.resolution,
+                   self.background)
     # `input_pipeline.pad_to_square_and_resize` on the whole batch at once
     # (the same ops and arguments; per image it costs ~10 ms of eager TF),
     # so that the encoder sees exactly what it was trained on.
