@@ -432,8 +432,12 @@ def _prepared_folder_dataset(data_dir: str | None) -> str:
   root = os.path.join(
       data_dir or os.environ.get("TFDS_DATA_DIR")
       or os.path.expanduser("~/tensorflow_datasets"), "mri_folder")
-  names = sorted(n for n in (os.listdir(root) if os.path.isdir(root) else [])
-                 if not n.startswith("."))
+  # Prepared ones only: a build that failed (a corrupt file) leaves a
+  # folder without dataset_info.json.
+  names = sorted(
+      n for n in (os.listdir(root) if os.path.isdir(root) else [])
+      if not n.startswith(".")
+      and os.path.isfile(os.path.join(root, n, "1.0.0", "dataset_info.json")))
   if len(names) == 1:
     return f"mri_folder/{names[0]}"
   if not names:
@@ -447,7 +451,7 @@ def _prepared_folder_dataset(data_dir: str | None) -> str:
     try:
       with open(info) as f:
         description = json.load(f).get("configDescription", "?").split(":")[0]
-    except (OSError, ValueError):
+    except ValueError:
       description = "?"
     folders.append(f"mri_folder/{name} ({description})")
   raise UserError(f"{len(names)} user folders are prepared in {root}: "

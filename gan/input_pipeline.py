@@ -143,8 +143,9 @@ def pad_to_square_and_resize(image, resolution: int, background: int):
 
 
 # Wider than this (or taller) and padding to a square leaves a small brain
-# in a large background: a screenshot or a montage rather than a slice.
-_EXTREME_ASPECT = 2.0
+# in a large background: a screenshot (16:9 is 1.78) or a montage rather
+# than a slice (MRI grids are within 1.3, e.g. 176x208 or 256x320).
+_EXTREME_ASPECT = 1.5
 
 
 def _warn_about_sizes(sizes: np.ndarray, data, split: str) -> None:
@@ -166,7 +167,7 @@ def _warn_about_sizes(sizes: np.ndarray, data, split: str) -> None:
   if extreme.size:
     h, w = heights[extreme[0]], widths[extreme[0]]
     logging.warning(
-        "%s: %d of %d images are more than %.0f:1 wide or tall (e.g. %dx%d) "
+        "%s: %d of %d images are more than %.1f:1 wide or tall (e.g. %dx%d) "
         "and become a small picture in a padded square; crop them to the "
         "brain first%s", where, extreme.size, len(sizes), _EXTREME_ASPECT, w,
         h, "" if data.get("crop_to_content") else
@@ -220,6 +221,8 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
   class_names = list(builder.info.features["label"].names)
   labels = np.concatenate(labels).astype(np.int32)
   sizes = np.concatenate(sizes)
+  # About every image read (a held-out test part is preprocessed alike).
+  _warn_about_sizes(sizes, data, read)
   how = ""
   if held_out:
     seed = data.get("split_seed", 0)
@@ -230,7 +233,6 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
            f"of 'train' held out as 'test', stratified by class, seed {seed})")
   logging.info("Loaded %s/%s%s: %d images at %d px, classes %s", data.name,
                split, how, len(images), data.resolution, class_names)
-  _warn_about_sizes(sizes, data, split)
   return Split(images, labels, class_names)
 
 

@@ -153,7 +153,7 @@ def test_upscaled_and_extreme_images_are_counted_once(tmp_path, caplog):
   assert warnings[0].startswith("mri_folder/train: 1 of 4 images are smaller "
                                 "than 32 px and are upscaled (e.g. 8x8)")
   assert warnings[1].startswith("mri_folder/train: 1 of 4 images are more "
-                                "than 2:1 wide or tall (e.g. 200x40)")
+                                "than 1.5:1 wide or tall (e.g. 200x40)")
 
 
 def test_a_changed_folder_is_rebuilt_and_its_old_copy_removed(tmp_path, caplog):
