@@ -54,7 +54,7 @@ def main(argv=None):
   import numpy as np
   import tensorflow as tf
   tf.config.set_visible_devices([], "GPU")
-  from gan import checkpoint
+  from gan import quiet_logging
   from gan import classifier
   from gan import image_grid
   from gan import input_pipeline
@@ -63,7 +63,7 @@ def main(argv=None):
   from gan.metrics import fid as fid_lib
   from gan.metrics import kid as kid_lib
   from gan.metrics import prdc as prdc_lib
-  checkpoint.quiet_orbax_logging()
+  quiet_logging.install()
 
   encoder = classifier.load(args.encoder)
   workdirs = args.workdirs.split(",")

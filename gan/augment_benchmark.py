@@ -8,11 +8,11 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from gan import checkpoint
 from gan import classifier
 from gan import downstream
 from gan import errors
 from gan import input_pipeline
+from gan import quiet_logging
 from gan.errors import exit_on_user_error
 
 FLAGS = flags.FLAGS
@@ -29,7 +29,7 @@ flags.mark_flags_as_required(["config", "output"])
 def main(argv):
   del argv
   tf.config.set_visible_devices([], "GPU")
-  checkpoint.quiet_orbax_logging()
+  quiet_logging.install()
   config = FLAGS.config
   train, test = input_pipeline.load_train_and_test(config.data,
                                                    config.test_split)

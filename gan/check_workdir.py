@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 
 from gan import checkpoint as checkpoint_lib
+from gan import quiet_logging
 from gan import storage
 from gan import train
 from gan.errors import UserError
@@ -105,7 +106,7 @@ def check_workdir(workdir: str, out=sys.stdout) -> list[Report]:
 def main(argv):
   del argv
   tf.config.set_visible_devices([], "GPU")
-  checkpoint_lib.quiet_orbax_logging()
+  quiet_logging.install()
   reports = check_workdir(_WORKDIR.value)
   if not reports:
     sys.exit(2)

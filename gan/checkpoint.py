@@ -90,12 +90,6 @@ def config_differences(saved: dict, current: dict) -> list[str]:
   return diffs
 
 
-class _DropOrbaxInfo(logging.Filter):
-
-  def filter(self, record):
-    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
-
-
 class _DropFailureNoise(logging.Filter):
   """Drops the records Orbax's threads and asyncio log (each with a
   traceback) when a save hits a full disk or a restore meets damaged files:
@@ -152,12 +146,6 @@ def _failure_noise_hidden():
       sys.unraisablehook = previous_hook
       for handler in handlers:
         handler.removeFilter(_NOISE_FILTER)
-
-
-def quiet_orbax_logging() -> None:
-  """Hides Orbax's per-save INFO lines (a dozen per checkpoint); keeps warnings."""
-  for handler in [absl_logging.get_absl_handler(), *logging.getLogger().handlers]:
-    handler.addFilter(_DropOrbaxInfo())
 
 
 # Words of TensorStore / Orbax errors that mean "the bytes on disk are bad",

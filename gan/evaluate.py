@@ -28,6 +28,7 @@ import jax
 
 from gan import evaluation
 from gan import inception_weights
+from gan import quiet_logging
 from gan.errors import exit_on_user_error
 
 _A = flags.DEFINE_string("source_a", None, "First source (for a generator: "
@@ -95,6 +96,7 @@ _OUTPUT = flags.DEFINE_string("output", None, "JSON file or directory for the "
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  quiet_logging.install()
   logging.info("JAX devices: %s", jax.local_devices())
   if not _A.value:
     raise app.UsageError("--source_a is required")

@@ -13,6 +13,7 @@ from absl import flags
 
 from gan import checkpoint
 from gan import image_sources
+from gan import quiet_logging
 from gan import sampling
 from gan.errors import exit_on_user_error
 
@@ -31,6 +32,7 @@ flags.mark_flags_as_required(["workdir", "out"])
 @exit_on_user_error
 def main(argv):
   del argv
+  quiet_logging.install()
   meta = checkpoint.Checkpointer(FLAGS.workdir, read_only=True).restore_meta(
       FLAGS.step)
   names = list(meta["class_names"])

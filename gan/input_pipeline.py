@@ -100,6 +100,10 @@ def prepare(builder: tfds.core.DatasetBuilder,
     contents = (None if builder.is_prepared()
                 else folder_module.folder_contents(data.folder))
   try:
+    if folder_module is not None:
+      # A local folder downloads nothing: TFDS's "Dl Completed ... Unknown
+      # size" bars are noise; the build reports what it read itself.
+      tfds.display_progress_bar(False)
     builder.download_and_prepare(download_config=download_config)
   except UserError:
     raise
@@ -107,6 +111,8 @@ def prepare(builder: tfds.core.DatasetBuilder,
     # The builders raise one-line, actionable messages for user errors.
     message = " ".join(str(e).split())
     raise UserError(f"could not build dataset {data.name!r}: {message}") from e
+  finally:
+    tfds.display_progress_bar(True)
   if folder_module is not None and contents is not None:
     storage.write_json(os.fspath(folder_module.contents_record(builder)),
                        contents, "the folder's file list")

@@ -11,9 +11,9 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from gan import checkpoint
 from gan import distributed
 from gan import errors
+from gan import quiet_logging
 from gan import train
 from gan.errors import exit_on_user_error
 
@@ -41,7 +41,7 @@ def main(argv):
     raise app.UsageError("Too many command-line arguments.")
   # TensorFlow only feeds data: keep it off the accelerators JAX uses.
   tf.config.set_visible_devices([], "GPU")
-  checkpoint.quiet_orbax_logging()
+  quiet_logging.install()
   # Before anything touches JAX devices.
   distributed.initialize(FLAGS.multihost, FLAGS.coordinator_address,
                          FLAGS.num_processes, FLAGS.process_id)

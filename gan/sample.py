@@ -14,6 +14,7 @@ from absl import app
 from absl import flags
 
 from gan import input_pipeline
+from gan import quiet_logging
 from gan import sampling
 from gan import synthetic_dataset
 from gan.errors import exit_on_user_error
@@ -34,6 +35,7 @@ flags.mark_flags_as_required(["workdir", "output"])
 def main(argv):
   del argv
   tf.config.set_visible_devices([], "GPU")
+  quiet_logging.install()
   generator = sampling.load_generator(FLAGS.workdir, FLAGS.step)
   names = generator.class_names if generator.num_classes else [
       generator.class_names[0] if len(generator.class_names) == 1 else "synthetic"]

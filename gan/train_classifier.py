@@ -8,9 +8,9 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from gan import checkpoint
 from gan import classifier
 from gan import errors
+from gan import quiet_logging
 from gan import storage
 from gan.errors import exit_on_user_error
 
@@ -25,7 +25,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   del argv
   tf.config.set_visible_devices([], "GPU")
-  checkpoint.quiet_orbax_logging()
+  quiet_logging.install()
   metrics = classifier.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   path = os.path.join(FLAGS.workdir, "test_metrics.json")
   storage.write_json(path, metrics, "the test metrics", indent=1)

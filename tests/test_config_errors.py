@@ -76,3 +76,25 @@ def test_training_binary_uses_it(tmp_path):
   assert last.startswith("error: --config.train.batchsize: the config has no "
                          "field 'batchsize'; did you mean "
                          "--config.train.batch_size?")
+
+
+def test_library_noise_is_hidden_and_the_rest_kept():
+  import logging
+  from gan import quiet_logging
+  noise = quiet_logging._FILTER  # pylint: disable=protected-access
+
+  def record(path, level, message):
+    return logging.LogRecord("absl", level, path, 1, message, None, None)
+
+  orbax = "/x/site-packages/orbax/checkpoint/checkpoint_manager.py"
+  assert not noise.filter(record(orbax, logging.INFO, "Saving checkpoint"))
+  assert not noise.filter(record(orbax, logging.WARNING,
+                                 "Given directory is read only=/w"))
+  assert noise.filter(record(orbax, logging.WARNING, "something else"))
+  assert noise.filter(record(orbax, logging.ERROR, "a real error"))
+  bridge = "/x/site-packages/jax/_src/xla_bridge.py"
+  assert not noise.filter(record(bridge, logging.INFO,
+                                 "Unable to initialize backend 'tpu'"))
+  assert noise.filter(record(bridge, logging.WARNING,
+                             "Unable to initialize backend 'cuda'"))
+  assert noise.filter(record("/w/gan/train.py", logging.INFO, "step 2/2"))

@@ -97,7 +97,8 @@ def test_own_folder_end_to_end(own, caplog, capsys):
 
   with caplog.at_level("WARNING"):
     train_split = input_pipeline.load_split(data)
-  out = capsys.readouterr().out
+  captured = capsys.readouterr()
+  out = captured.out
   assert "skipped 1 unreadable files" in out and "broken.jpg" in out
   # 14 files are in colour modes (RGB JPEG, RGBA, palette, the annotated
   # PNG); the annotated one, at least, really holds colour.

@@ -274,6 +274,7 @@ class _Report:
   ignored: list[str] = dataclasses.field(default_factory=list)
   unreadable: list[str] = dataclasses.field(default_factory=list)
   reasons: list[str] = dataclasses.field(default_factory=list)
+  files: int = 0
   converted: list[str] = dataclasses.field(default_factory=list)
   coloured: list[str] = dataclasses.field(default_factory=list)
   dropped_slices: int = 0
@@ -378,6 +379,10 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if kind is None:
           report.ignored.append(filename)
           continue
+        report.files += 1
+        if report.files % 500 == 0:  # TFDS's own bars are off for folders.
+          logging.info("mri_folder: read %d files of %s", report.files,
+                       split_folder)
         try:
           images = list(_read(class_folder / relpath, kind, config, report))
         except mri_io.UnreadableFileError as e:
