@@ -27,6 +27,9 @@ def get_config():
   # Crop each image to its content (pixels more than 25 levels from the
   # background) before padding: empty margins of screenshots and scans go.
   data.crop_to_content = False
+  # Pad each non-square image with the median of its own border pixels
+  # instead of data.background: bright-bordered scans get no black bars.
+  data.pad_with_edge = False
   data.data_dir = ml_collections.config_dict.placeholder(str)    # TFDS data dir (default ~/tensorflow_datasets or $TFDS_DATA_DIR).
   data.manual_dir = ml_collections.config_dict.placeholder(str)  # where alzheimers_mri finds archive.zip.
   # mri_folder only: the folder with one sub-folder per class.

@@ -135,6 +135,15 @@ def crop_to_content(image, background: int, threshold: int = 25):
       lambda: image)
 
 
+def edge_value(image):
+  """The median of an image's outermost pixels (uint8 [H, W, 1] -> int32):
+  the colour its padding should have to leave no bars."""
+  edge = tf.concat([image[0, :, 0], image[-1, :, 0], image[:, 0, 0],
+                    image[:, -1, 0]], axis=0)
+  ordered = tf.sort(tf.cast(edge, tf.int32))
+  return ordered[tf.size(ordered) // 2]
+
+
 def pad_to_square_and_resize(image, resolution: int, background: int):
   """uint8 [H, W, 1] -> uint8 [R, R, 1]: pad (aspect kept), then resize."""
   shape = tf.shape(image)
@@ -154,11 +163,21 @@ def pad_to_square_and_resize(image, resolution: int, background: int):
 _EXTREME_ASPECT = 1.5
 
 
-def _warn_about_sizes(sizes: np.ndarray, data, split: str) -> None:
+def _warn_about_sizes(sizes: np.ndarray, data, split: str,
+                      edges: np.ndarray) -> None:
   """One warning each, with counts, for what padding and resizing do to
-  images that do not fit the resolution: upscaling and extreme shapes."""
+  images that do not fit the resolution: upscaling, extreme shapes, and
+  padding of another colour than the image's border (bars)."""
   heights, widths = sizes[:, 0], sizes[:, 1]
   where = f"{data.name}/{split}"
+  barred = np.flatnonzero((heights != widths)
+                          & (np.abs(edges - data.background) > 64))
+  if barred.size and not data.get("pad_with_edge"):
+    logging.warning(
+        "%s: %d of %d non-square images have a border unlike the padding "
+        "value %d (e.g. %d), so padding draws bars beside them; "
+        "--config.data.pad_with_edge=True pads each with its own border",
+        where, barred.size, len(sizes), data.background, edges[barred[0]])
   small = np.flatnonzero(np.maximum(heights, widths) < data.resolution)
   if small.size:
     h, w = heights[small[0]], widths[small[0]]
@@ -206,15 +225,23 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
     ds = ds.map(lambda ex: dict(ex, image=crop_to_content(
         ex["image"], data.background)), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
-  ds = ds.map(lambda ex: (pad_to_square_and_resize(
-      ex["image"], data.resolution, data.background), ex["label"],
-                          tf.shape(ex["image"])[:2]),
-              num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-  images, labels, sizes = [], [], []
-  for image_batch, label_batch, size_batch in tfds.as_numpy(ds.batch(256)):
+  pad_with_edge = bool(data.get("pad_with_edge"))
+
+  def preprocess(ex):
+    edge = edge_value(ex["image"])
+    background = edge if pad_with_edge else data.background
+    return (pad_to_square_and_resize(ex["image"], data.resolution, background),
+            ex["label"], tf.shape(ex["image"])[:2], edge)
+
+  ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
+              deterministic=True)
+  images, labels, sizes, edges = [], [], [], []
+  for image_batch, label_batch, size_batch, edge_batch in tfds.as_numpy(
+      ds.batch(256)):
     images.append(image_batch)
     labels.append(label_batch)
     sizes.append(size_batch)
+    edges.append(edge_batch)
   if not images:
     raise UserError(f"split {split!r} of dataset {data.name!r} is empty; "
                     f"check the data it was built from")
@@ -228,7 +255,7 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
   labels = np.concatenate(labels).astype(np.int32)
   sizes = np.concatenate(sizes)
   # About every image read (a held-out test part is preprocessed alike).
-  _warn_about_sizes(sizes, data, read)
+  _warn_about_sizes(sizes, data, read, np.concatenate(edges))
   how = ""
   if held_out:
     seed = data.get("split_seed", 0)

@@ -139,8 +139,8 @@ def test_upscaled_and_extreme_images_are_counted_once(tmp_path, caplog):
   (folder / "scan").mkdir(parents=True)
   sizes = {"tiny.png": (8, 8), "wide.png": (40, 200), "ok_1.png": (48, 48),
            "ok_2.png": (40, 36)}
-  for name, (h, w) in sizes.items():
-    Image.fromarray(np.full((h, w), 90, np.uint8)).save(folder / "scan" / name)
+  for name, (h, w) in sizes.items():  # Dark (30): padding draws no bars.
+    Image.fromarray(np.full((h, w), 30, np.uint8)).save(folder / "scan" / name)
   data = helpers.tiny_config().data  # 32 px.
   data.update(name="mri_folder", folder=str(folder),
               data_dir=str(tmp_path / "tfds"))
@@ -268,3 +268,27 @@ def test_crop_to_content_before_padding():
   # In the pipeline: the brain fills the square instead of a thin strip.
   out = input_pipeline.pad_to_square_and_resize(tf.constant(cropped), 32, 0)
   assert (out.numpy() > 150).mean() > 0.9
+
+
+def test_bright_borders_are_warned_and_padded_with_their_own_colour(
+    tmp_path, caplog):
+  from PIL import Image
+  folder = tmp_path / "images"
+  (folder / "scan").mkdir(parents=True)
+  for i in range(2):
+    image = np.full((40, 60), 230, np.uint8)  # A white-framed scan ...
+    image[8:32, 12:48] = 60                    # ... around a dark brain.
+    Image.fromarray(image).save(folder / "scan" / f"{i}.png")
+  data = helpers.tiny_config().data
+  data.update(name="mri_folder", folder=str(folder),
+              data_dir=str(tmp_path / "tfds"))
+  with caplog.at_level("WARNING"):
+    barred = input_pipeline.load_split(data)
+  assert any(r.getMessage().startswith(
+      "mri_folder/train: 2 of 2 non-square images have a border unlike the "
+      "padding value 0 (e.g. 230)") for r in caplog.records)
+  assert barred.images[0, 0, 0, 0] == 0          # A black bar on top.
+  data.pad_with_edge = True
+  padded = input_pipeline.load_split(data)
+  assert padded.images[0, 0, 0, 0] == 230        # The frame's colour instead.
+  assert padded.images[0, 16, 16, 0] < 100       # The brain is still there.
