@@ -128,9 +128,13 @@ def test_corrupt_and_empty_folders(tmp_path):
   with pytest.raises(UserError, match="broken.png") as info:
     input_pipeline.load_split(data)
   assert "\n" not in str(info.value)
-  data.skip_corrupt = True
+  data.skip_corrupt = True  # Skipped, class "a" would have no image left:
+  with pytest.raises(UserError, match=r"class folder\(s\) .*/a hold no "
+                     r"readable image \(their files were unreadable"):
+    input_pipeline.load_split(data)
+  (folder / "a").rename(folder / ".a")  # The fix it names.
   split = input_pipeline.load_split(data)
-  assert len(split) == 1 and split.class_names == ["a", "b"]
+  assert len(split) == 1 and split.class_names == ["b"]
 
 
 def test_upscaled_and_extreme_images_are_counted_once(tmp_path, caplog):

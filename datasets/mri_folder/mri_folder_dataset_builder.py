@@ -275,6 +275,9 @@ class _Report:
   unreadable: list[str] = dataclasses.field(default_factory=list)
   reasons: list[str] = dataclasses.field(default_factory=list)
   files: int = 0
+  every_class: bool = False  # The training split: each class needs images.
+  per_class: collections.Counter = dataclasses.field(
+      default_factory=collections.Counter)
   converted: list[str] = dataclasses.field(default_factory=list)
   coloured: list[str] = dataclasses.field(default_factory=list)
   dropped_slices: int = 0
@@ -322,6 +325,14 @@ class _Report:
       raise EmptyFolderError(
           f"image folder {where} is empty: no readable image in its class "
           "folders; add images or replace the unreadable ones")
+    empty = [n for n in config.class_names
+             if self.every_class and not self.per_class[n]]
+    if empty:  # Every file of these classes was unreadable and skipped.
+      raise EmptyFolderError(
+          f"class folder(s) {', '.join(str(where / n) for n in empty)} hold "
+          f"no readable image (their files were unreadable and skipped); "
+          f"replace them, or rename the folders with a leading '.' to leave "
+          f"those classes out")
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -358,12 +369,15 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       raise FolderNotFoundError(
           f"image folder {config.folder} does not exist any more; restore it "
           "or make a config for the folder where the images are now")
-    return {split: self._generate_examples(config.split_folder(split))
+    return {split: self._generate_examples(config.split_folder(split),
+                                           split == "train")
             for split in config.split_names}
 
-  def _generate_examples(self, split_folder: epath.Path):
+  def _generate_examples(self, split_folder: epath.Path,
+                         every_class: bool = False):
     config = self._folder_config()
     report = _Report(split_folder)
+    report.every_class = every_class
     for entry in sorted(split_folder.iterdir(), key=lambda p: p.name):
       if not entry.is_dir():
         report.ignored.append(entry.name)
@@ -395,6 +409,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           report.volumes_without_slices.append(filename)
         for suffix, image in images:
           report.examples += 1
+          report.per_class[class_name] += 1
           yield filename + suffix, {
               "image": image[..., None],
               "label": class_name,
