@@ -119,6 +119,10 @@ def prepare(builder: tfds.core.DatasetBuilder,
     logging.info("Prepared %s from %s (a full-size copy of its images; "
                  "delete that directory to remove it)",
                  os.path.dirname(builder.data_dir), data.folder)
+    for old_copy in folder_module.other_builds(builder):  # One copy a folder.
+      shutil.rmtree(old_copy)
+      logging.warning("Removed %s, an earlier copy of %s prepared with other "
+                      "classes or options", old_copy, data.folder)
   return builder
 
 

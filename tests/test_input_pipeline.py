@@ -188,6 +188,16 @@ def test_a_changed_folder_is_rebuilt_and_its_old_copy_removed(tmp_path, caplog):
   filenames = {ex["filename"].decode() for ex in tfds.as_numpy(
       input_pipeline.get_builder(data).as_dataset(split="train"))}
   assert filenames == {"scan/p0.png", "scan/p2.png", "scan/new.png"}
+  # A new class folder gives another build name; the old copy goes too.
+  (folder / "lesion").mkdir()
+  Image.fromarray(np.full((40, 40), 7, np.uint8)).save(folder / "lesion" / "l.png")
+  with caplog.at_level("WARNING"):
+    assert input_pipeline.load_split(data).class_names == ["lesion", "scan"]
+  assert [p.name for p in (tmp_path / "tfds" / "mri_folder").iterdir()] != [
+      builds[0].name]
+  assert len(list((tmp_path / "tfds" / "mri_folder").iterdir())) == 1
+  assert any(r.getMessage().startswith(f"Removed {builds[0]}, an earlier copy")
+             for r in caplog.records)
 
 
 def test_flat_folder_holds_out_a_stratified_seeded_test_split(tmp_path):

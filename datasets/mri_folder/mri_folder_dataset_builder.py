@@ -192,6 +192,25 @@ def changes_since_build(builder: tfds.core.DatasetBuilder) -> str | None:
   return f"{added} files added, {removed} removed, {changed} changed"
 
 
+def other_builds(builder: tfds.core.DatasetBuilder) -> list[str]:
+  """Prepared copies of the same folder under other config names (built
+  before a class folder was added or an option changed)."""
+  here = epath.Path(builder.data_dir).parent
+  folder = os.fspath(builder.builder_config.folder)
+  found = []
+  for other in sorted(here.parent.iterdir()) if here.parent.is_dir() else []:
+    info = other / builder.version.__str__() / "dataset_info.json"
+    if other == here or not info.exists():
+      continue
+    try:
+      description = json.loads(info.read_text()).get("configDescription", "")
+    except ValueError:
+      continue
+    if description.split(": classes ")[0] == folder:
+      found.append(os.fspath(other))
+  return found
+
+
 def _is_hidden(relpath: str) -> bool:
   return any(part.startswith(".") for part in relpath.split("/"))
 
