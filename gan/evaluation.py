@@ -253,8 +253,8 @@ def _stack_kept(side: "_Side", store: list) -> np.ndarray:
     # square with black, resize) to the most common size's longer side.
     from gan import input_pipeline  # pylint: disable=g-import-not-at-top
     side_px = max(sizes.most_common(1)[0][0])
-    store = [np.stack([input_pipeline.pad_to_square_and_resize(
-        image, side_px, 0).numpy() for image in b]) for b in store]
+    store = [input_pipeline.pad_to_square_and_resize_batch(b, side_px, 0)
+             for b in store]
     side.resized_note = (
         f"source {side.source.spec} mixes {len(sizes)} image sizes (e.g. "
         f"{', '.join(f'{w}x{h}' for h, w in list(sizes)[:3])}): for ms_ssim "

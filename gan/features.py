@@ -280,21 +280,11 @@ class EncoderNetwork:
                    "antialiased: the classifier's input pipeline)", self.name,
                    size[0], size[1], self.resolution, self.resolution,
                    self.background)
-    # `input_pipeline.pad_to_square_and_resize` on the whole batch at once
-    # (the same ops and arguments; per image it costs ~10 ms of eager TF),
-    # so that the encoder sees exactly what it was trained on.
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    h, w = size
-    side = max(h, w)
-    top, left = (side - h) // 2, (side - w) // 2
-    pixels = np.pad(pixels, [(0, 0), (top, side - h - top),
-                             (left, side - w - left), (0, 0)],
-                    constant_values=self.background)
-    resized = tf.image.resize(tf.cast(pixels, tf.float32),
-                              [self.resolution, self.resolution],
-                              method="bilinear", antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255),
-                   tf.uint8).numpy()
+    # What the classifier's input pipeline did, so that the encoder sees
+    # exactly what it was trained on.
+    from gan import input_pipeline  # pylint: disable=g-import-not-at-top
+    return input_pipeline.pad_to_square_and_resize_batch(
+        pixels, self.resolution, self.background)
 
   def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
     num = images.shape[0]

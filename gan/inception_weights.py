@@ -50,6 +50,7 @@ import numpy as np
 
 from gan import fingerprint
 from gan import inception
+from gan import storage
 from gan import torchscript_archive
 from gan.errors import UserError
 
@@ -496,16 +497,8 @@ def save_variables(path: str, variables: Any, source_sha256: str = "") -> None:
       "variables": jax.tree.map(lambda x: np.asarray(x, np.float32),
                                 variables),
   }
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  temporary = f"{path}.{os.getpid()}.tmp"
-  try:
-    with open(temporary, "wb") as f:
-      f.write(flax.serialization.msgpack_serialize(payload))
-    os.replace(temporary, path)
-  finally:
-    if os.path.exists(temporary):
-      os.remove(temporary)
+  storage.write_bytes(path, flax.serialization.msgpack_serialize(payload),
+                      "the converted Inception weights")
 
 
 def load_variables(path: str | None) -> tuple[dict, dict[str, Any]]:

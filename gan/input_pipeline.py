@@ -203,6 +203,24 @@ def _warn_about_sizes(sizes: np.ndarray, data, split: str,
         " (--config.data.crop_to_content=True crops empty margins)")
 
 
+def pad_to_square_and_resize_batch(pixels: np.ndarray, resolution: int,
+                                   background: int) -> np.ndarray:
+  """`pad_to_square_and_resize` on a batch of one size at once: uint8
+  [B, H, W, C] -> [B, R, R, C], the same ops and arguments (per image,
+  eager TF costs ~10 ms)."""
+  _, h, w, _ = pixels.shape
+  side = max(h, w)
+  top, left = (side - h) // 2, (side - w) // 2
+  pixels = np.pad(pixels, [(0, 0), (top, side - h - top),
+                           (left, side - w - left), (0, 0)],
+                  constant_values=background)
+  resized = tf.image.resize(tf.cast(pixels, tf.float32),
+                            [resolution, resolution], method="bilinear",
+                            antialias=True)
+  return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255),
+                 tf.uint8).numpy()
+
+
 def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Split:
   """Prepares (if needed) and loads a whole split, preprocessed, into memory."""
   builder = prepare(get_builder(data), data)
