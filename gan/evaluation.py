@@ -541,6 +541,29 @@ def drop_is_without_logits(chosen: list[str], networks: dict,
   return True
 
 
+def _preprocessing_mismatch(sides) -> str | None:
+  """A warning when a generator is compared with raw files: folder and TFDS
+  sources keep each image's own size and colour (pytorch-fid's convention),
+  while the generator learnt them preprocessed (grayscale, padded, resized);
+  `data:WORKDIR/SPLIT` reads them as training did."""
+  generators = [s for s in sides
+                if isinstance(s.source, image_sources.WorkdirSource)]
+  raw = [s for s in sides if isinstance(
+      s.source, (image_sources.FolderSource, image_sources.TfdsSource))]
+  if not generators or not raw:
+    return None
+  workdir = generators[0].source.workdir
+  data = generators[0].source.generator.config.data
+  split = (raw[0].source.split.split("[")[0]
+           if isinstance(raw[0].source, image_sources.TfdsSource) else "train")
+  steps = "; ".join(image_sources.preprocessing(data)["steps"])
+  return (f"source_{raw[0].label} {raw[0].source.spec} is read as its files "
+          f"are (own size and colour: pytorch-fid's convention), but the "
+          f"generator of {workdir} learnt images preprocessed ({steps}); "
+          f"--source_{raw[0].label}=data:{workdir}/{split} compares against "
+          f"them as training read them")
+
+
 def evaluate(source_a, source_b=None, *,
              metrics: Sequence[str] | str = DEFAULT_METRICS,
              feature: str = "inception",
@@ -621,6 +644,9 @@ def evaluate(source_a, source_b=None, *,
     warnings.append(message)
     logging.warning("%s", message)
 
+  mismatch = _preprocessing_mismatch(sides)
+  if mismatch:
+    warn(mismatch)
   if save_statistics and not sides[0].has_images:
     raise UserError(f"--save_statistics needs images in source_a, not the "
                     f"statistics file {sides[0].source.spec}")

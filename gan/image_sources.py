@@ -13,11 +13,18 @@ source without images. Sources are named by a spec string:
   workdir:PATH[@STEP][#CLASS]   samples of a training run's EMA generator
                                 (latest checkpoint, or STEP); N per class for
                                 a conditional model (or only CLASS)
+  data:WORKDIR/SPLIT[#CLASS]    the images a run (GAN or classifier) trained
+                                on, or its test split, preprocessed exactly as
+                                training does (e.g. data:workdirs/mine/train)
 
 In-memory sources (`ArraySource`, `GeneratorSource`) serve the periodic
 evaluation during training; they have no spec string.
 
-Images keep their own size; the feature extractor resizes. 8-bit pixels v
+Folder and TFDS images keep their own size (pytorch-fid's convention; the
+feature extractor resizes), while a generator draws what training saw
+(grayscale, cropped, padded to a square, resized): to compare a generator
+with its training folder as training read it, use data:WORKDIR/SPLIT.
+8-bit pixels v
 map to v / 127.5 - 1, as pytorch-fid's ToTensor and 2x - 1 do. Grayscale
 stays one channel (the network treats it as RGB with equal channels, as
 pytorch-fid's `.convert('RGB')`); other modes (RGBA, palette, ...) are
@@ -29,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 from typing import Iterator, Protocol
 
@@ -42,8 +48,8 @@ from gan.metrics import statistics as statistics_lib
 IMAGE_EXTENSIONS = ("bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff",
                     "webp")
 
-SPEC_HELP = ("a folder of images, a statistics .npz, tfds:NAME/SPLIT[#CLASS] "
-             "or workdir:PATH[@STEP][#CLASS]")
+SPEC_HELP = ("a folder of images, a statistics .npz, tfds:NAME/SPLIT[#CLASS], "
+             "workdir:PATH[@STEP][#CLASS] or data:WORKDIR/SPLIT[#CLASS]")
 
 
 class ImageSource(Protocol):
@@ -152,7 +158,12 @@ class FolderSource:
   def batches(self, batch_size: int) -> Iterator[np.ndarray]:
     pending: list[np.ndarray] = []
     for path in self.files:
-      image = read_image(path)
+      try:
+        image = read_image(path)
+      except UserError as e:  # Training can skip such files; say how.
+        raise UserError(f"{e}; or, for the folder a run trained on with "
+                        f"skip_corrupt, read it as training did: "
+                        f"data:WORKDIR/train") from None
       if pending and (image.shape[:2] != pending[0].shape[:2]
                       or len(pending) == batch_size):
         yield _stack(pending)
@@ -338,6 +349,91 @@ class WorkdirSource:
 
 
 # ---------------------------------------------------------------------------
+# A run's own data, preprocessed as it trained on it.
+
+# The data-config fields that decide what an image becomes in training.
+PREPROCESSING_FIELDS = ("name", "folder", "data_dir", "slice_axis",
+                        "skip_corrupt", "resolution", "channels", "background",
+                        "crop_to_content", "pad_with_edge", "test_fraction",
+                        "split_seed")
+
+
+def preprocessing(data) -> dict:
+  """What training does to an image, from its data config, for results."""
+  described = {field: data.get(field) for field in PREPROCESSING_FIELDS
+               if data.get(field) is not None}
+  described["steps"] = (
+      ("read (colour modes to grayscale by luminance, 16-bit and float "
+       "windowed to 8 bits)",)
+      + (("crop to content (pixels > 25 levels from the background)",)
+         if data.get("crop_to_content") else ())
+      + (("pad to square with each image's border median",)
+         if data.get("pad_with_edge")
+         else (f"pad to square with {data.get('background', 0)}",))
+      + (f"resize to {data.get('resolution')} px (bilinear, antialiased)",)
+      + (("gray repeated to 3 channels",) if data.get("channels") == 3
+         else ()))
+  return described
+
+
+@dataclasses.dataclass
+class DataSource:
+  """The images a workdir's run was trained on (or its test split), read and
+  preprocessed by the training input pipeline itself (`load_split` of the
+  run's saved data config): grayscale conversion, skipped corrupt files,
+  crop, pad, resize and the held-out test part are exactly training's.
+
+  Works for a GAN workdir and a `gan.train_classifier` workdir alike.
+  """
+  workdir: str
+  split: str
+  class_name: str | None = None
+  spec: str = ""
+
+  def __post_init__(self):
+    import ml_collections  # pylint: disable=g-import-not-at-top
+    from gan import checkpoint as checkpoint_lib  # pylint: disable=g-import-not-at-top
+    from gan import input_pipeline  # pylint: disable=g-import-not-at-top
+    if not os.path.isdir(self.workdir):
+      raise UserError(f"workdir {self.workdir} does not exist; data:WORKDIR/"
+                      f"SPLIT reads the data a training run used")
+    self.spec = self.spec or f"data:{self.workdir}/{self.split}"
+    meta = checkpoint_lib.Checkpointer(self.workdir,
+                                       read_only=True).restore_meta()
+    self.data = ml_collections.ConfigDict(meta["config"]).data
+    loaded = input_pipeline.load_split(self.data, self.split)
+    self.class_names = list(loaded.class_names)
+    self.images, self.labels = loaded.images, loaded.labels
+    if self.class_name is not None:
+      label = class_index(self.class_name, self.class_names,
+                          f"the data of {self.workdir}")
+      keep = self.labels == label
+      self.images, self.labels = self.images[keep], self.labels[keep]
+    if not len(self.images):
+      raise UserError(f"{self.spec} holds no images")
+
+  def num_images(self) -> int:
+    return len(self.images)
+
+  def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+    for start in range(0, len(self.images), batch_size):
+      yield (self.images[start:start + batch_size].astype(np.float32)
+             / 127.5 - 1.0)
+
+  def describe(self) -> dict:
+    return {"kind": "data", "workdir": os.path.abspath(self.workdir),
+            "split": self.split, "class": self.class_name,
+            "num_images": len(self.images),
+            "preprocessing": preprocessing(self.data)}
+
+  def cache_key(self) -> str:
+    digest = hashlib.sha256(b"data\0")
+    digest.update(f"{self.images.shape}\0".encode())
+    digest.update(np.ascontiguousarray(self.images).data)
+    return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------
 # In memory (training-time evaluation).
 
 
@@ -415,8 +511,8 @@ class StatisticsSource:
             "convention": self.statistics.convention or None}
 
 
-Source = (FolderSource | TfdsSource | WorkdirSource | StatisticsSource
-          | ArraySource | GeneratorSource)
+Source = (FolderSource | TfdsSource | WorkdirSource | DataSource
+          | StatisticsSource | ArraySource | GeneratorSource)
 
 
 def _split_class(rest: str) -> tuple[str, str | None]:
@@ -429,34 +525,23 @@ def _split_class(rest: str) -> tuple[str, str | None]:
 def _prepared_folder_dataset(data_dir: str | None) -> str:
   """`mri_folder/<config>` for `tfds:mri_folder/SPLIT`: the one user folder
   prepared in the data dir; several are an error that lists them."""
+  from gan_datasets.mri_folder import mri_folder_dataset_builder as folder_builder  # pylint: disable=g-import-not-at-top
   root = os.path.join(
       data_dir or os.environ.get("TFDS_DATA_DIR")
       or os.path.expanduser("~/tensorflow_datasets"), "mri_folder")
-  # Prepared ones only: a build that failed (a corrupt file) leaves a
-  # folder without dataset_info.json.
-  names = sorted(
-      n for n in (os.listdir(root) if os.path.isdir(root) else [])
-      if not n.startswith(".")
-      and os.path.isfile(os.path.join(root, n, "1.0.0", "dataset_info.json")))
-  if len(names) == 1:
-    return f"mri_folder/{names[0]}"
-  if not names:
+  prepared = folder_builder.prepared_folders(root)
+  if len(prepared) == 1:
+    return f"mri_folder/{next(iter(prepared))}"
+  if not prepared:
     raise UserError(f"no user folder is prepared in {root}; train on it first "
                     f"(python -m gan.main --config.data.name=mri_folder "
                     f"--config.data.folder=...), or read it directly with "
                     f"folder:PATH")
-  folders = []
-  for name in names:
-    info = os.path.join(root, name, "1.0.0", "dataset_info.json")
-    try:
-      with open(info) as f:
-        description = json.load(f).get("configDescription", "?").split(":")[0]
-    except ValueError:
-      description = "?"
-    folders.append(f"mri_folder/{name} ({description})")
-  raise UserError(f"{len(names)} user folders are prepared in {root}: "
-                  f"{', '.join(folders)}; name one, e.g. "
-                  f"tfds:mri_folder/{names[0]}/train")
+  listing = ", ".join(f"mri_folder/{name} ({folder})"
+                      for name, folder in prepared.items())
+  raise UserError(f"{len(prepared)} user folders are prepared in {root}: "
+                  f"{listing}; name one, e.g. "
+                  f"tfds:mri_folder/{next(iter(prepared))}/train")
 
 
 def parse_source(spec: str, *, data_dir: str | None = None,
@@ -487,6 +572,13 @@ def parse_source(spec: str, *, data_dir: str | None = None,
       step = int(step_text)
     return WorkdirSource(rest, step=step, num_samples=num_samples, seed=seed,
                          class_name=class_name, spec=spec)
+  if spec.startswith("data:"):
+    rest, class_name = _split_class(spec[len("data:"):])
+    if "/" not in rest.rstrip("/"):
+      raise UserError(f"source {spec!r} needs a split: data:WORKDIR/SPLIT, "
+                      f"e.g. data:workdirs/mine/train")
+    workdir, split = rest.rstrip("/").rsplit("/", 1)
+    return DataSource(workdir, split, class_name=class_name, spec=spec)
   if spec.startswith("stats:"):
     return StatisticsSource(spec[len("stats:"):], spec=spec)
   if spec.startswith("folder:"):

@@ -98,3 +98,38 @@ def test_library_noise_is_hidden_and_the_rest_kept():
   assert noise.filter(record(bridge, logging.WARNING,
                              "Unable to initialize backend 'cuda'"))
   assert noise.filter(record("/w/gan/train.py", logging.INFO, "step 2/2"))
+  builder = "/x/site-packages/tensorflow_datasets/core/dataset_builder.py"
+  assert not noise.filter(record(builder, logging.WARNING,
+                                 "Using custom data configuration: X"))
+  assert noise.filter(record(builder, logging.WARNING, "a real problem"))
+
+
+def test_tensorflow_import_banner_is_hidden_and_other_lines_kept():
+  import os
+  import threading
+  from gan import quiet_logging
+  # The filter itself: banner lines dropped, anything else forwarded.
+  read_fd, write_fd = os.pipe()
+  out_read, out_write = os.pipe()
+  forwarder = threading.Thread(target=quiet_logging._forward,  # pylint: disable=protected-access
+                               args=(read_fd, out_write))
+  forwarder.start()
+  os.write(write_fd, b"I0000 port.cc:153] oneDNN custom operations are on.\n"
+           b"F0000 a fatal error\nE0000 cpu_feature_guard.cc] This "
+           b"TensorFlow binary is optimized to use available CPU "
+           b"instructions\n")
+  os.close(write_fd)
+  forwarder.join()
+  os.close(out_write)
+  with os.fdopen(out_read, "rb") as forwarded:
+    assert forwarded.read() == b"F0000 a fatal error\n"
+  # A fresh process: importing gan, then TensorFlow, prints no banner.
+  result = subprocess.run(
+      [sys.executable, "-c", "import gan, tensorflow, sys; "
+       "print('after', file=sys.stderr)"], capture_output=True, text=True,
+      check=True, timeout=300)
+  assert result.stderr == "after\n"
+  shown = subprocess.run(
+      [sys.executable, "-c", "import tensorflow"], capture_output=True,
+      text=True, check=True, timeout=300)
+  assert "oneDNN custom operations" in shown.stderr  # What it hides.

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import types
 
+import ml_collections
 import numpy as np
 import pytest
 from PIL import Image
@@ -246,6 +247,8 @@ class _FakeGenerator:
     self.num_classes = num_classes
     self.class_names = [f"class{i}" for i in range(num_classes)]
     self.resolution, self.channels, self.step = 40, 1, 1234
+    self.config = ml_collections.ConfigDict(
+        {"data": {"resolution": 40, "channels": 1, "background": 0}})
     self.calls = []
 
   def sample(self, num, seed, labels=None, batch_size=64):

@@ -17,6 +17,7 @@ from PIL import Image
 from configs import classifier_alzheimers
 from gan import classifier
 from gan import evaluation
+from gan import image_sources
 from gan import input_pipeline
 from gan import sampling
 from gan import storage
@@ -100,6 +101,8 @@ def test_own_folder_end_to_end(own, caplog, capsys):
   captured = capsys.readouterr()
   out = captured.out
   assert "skipped 1 unreadable files" in out and "broken.jpg" in out
+  assert "mri_folder: preparing a copy of " in out
+  assert "Downloading and preparing" not in out  # TFDS's print, replaced.
   # 14 files are in colour modes (RGB JPEG, RGBA, palette, the annotated
   # PNG); the annotated one, at least, really holds colour.
   assert "mri_folder: converted 14 colour-mode images in " in out
@@ -165,3 +168,24 @@ def test_own_folder_end_to_end(own, caplog, capsys):
   assert os.path.isfile(results["metrics"]["memorization"]["plot"])
   assert any("mixes" in w and "resized to" in w for w in results["warnings"])
   assert json.loads((root / "eval.json").read_text())["metrics"]["kid"]
+  # Raw files against a generator: said, with the source that matches.
+  assert any(f"--source_b=data:{workdir}/train compares" in w
+             and "resize to 32 px" in w for w in results["warnings"])
+
+  # The folder as training read it, test part included or alone: the
+  # training input pipeline itself, named in the results.
+  results = evaluation.evaluate(
+      f"workdir:{workdir}", f"data:{workdir}/test", metrics=["kid"],
+      feature=f"encoder:{root / 'classifier'}", num_samples=6, batch_size=8,
+      kid_subset_size=6, progress=False, tensorboard=False)
+  described = results["sources"]["b"]
+  assert described["num_images"] == len(test_split) == 6
+  assert described["preprocessing"]["test_fraction"] == 0.2
+  assert described["preprocessing"]["skip_corrupt"] is True
+  assert "pad to square with 0" in described["preprocessing"]["steps"]
+  assert not any("compares against" in w for w in results["warnings"])
+  source = image_sources.parse_source(f"data:{workdir}/train#tumour")
+  pixels = np.concatenate(list(source.batches(64)))
+  tumour = train_split.images[train_split.labels == 1]
+  np.testing.assert_array_equal(pixels,
+                                tumour.astype(np.float32) / 127.5 - 1.0)

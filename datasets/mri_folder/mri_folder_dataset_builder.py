@@ -192,23 +192,35 @@ def changes_since_build(builder: tfds.core.DatasetBuilder) -> str | None:
   return f"{added} files added, {removed} removed, {changed} changed"
 
 
+def prepared_folders(root: str | os.PathLike,
+                     version: str = "1.0.0") -> dict[str, str]:
+  """Prepared copies under `root` (a data dir's `mri_folder/`): config name
+  -> the folder it was built from. A build that failed (a corrupt file)
+  leaves no dataset_info.json and is not listed."""
+  root = epath.Path(root)
+  found = {}
+  for build in sorted(root.iterdir()) if root.is_dir() else []:
+    info = build / version / "dataset_info.json"
+    if build.name.startswith(".") or not info.exists():
+      continue
+    try:
+      description = json.loads(info.read_text()).get("configDescription", "")
+    except ValueError:
+      description = ""
+    # The description is "<folder>: classes ..." (see make_config).
+    found[build.name] = description.split(": classes ")[0] or "?"
+  return found
+
+
 def other_builds(builder: tfds.core.DatasetBuilder) -> list[str]:
   """Prepared copies of the same folder under other config names (built
   before a class folder was added or an option changed)."""
   here = epath.Path(builder.data_dir).parent
   folder = os.fspath(builder.builder_config.folder)
-  found = []
-  for other in sorted(here.parent.iterdir()) if here.parent.is_dir() else []:
-    info = other / builder.version.__str__() / "dataset_info.json"
-    if other == here or not info.exists():
-      continue
-    try:
-      description = json.loads(info.read_text()).get("configDescription", "")
-    except ValueError:
-      continue
-    if description.split(": classes ")[0] == folder:
-      found.append(os.fspath(other))
-  return found
+  return [os.fspath(here.parent / name)
+          for name, source in prepared_folders(
+              here.parent, str(builder.version)).items()
+          if name != here.name and source == folder]
 
 
 def _is_hidden(relpath: str) -> bool:
@@ -380,6 +392,18 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         }),
         supervised_keys=("image", "label"),
     )
+
+  # TFDS prints (not logs) "Downloading and preparing dataset Unknown size"
+  # and "... downloaded and prepared" around a build: nothing is downloaded
+  # and the size is unknown, so say what happens instead (these two hooks are
+  # TFDS-internal; if they move, TFDS's own lines come back, nothing breaks).
+  def _log_download_bytes(self) -> None:
+    _announce(f"mri_folder: preparing a copy of "
+              f"{self._folder_config().folder} in {self.data_dir}",
+              logging.INFO)
+
+  def _log_download_done(self) -> None:
+    pass  # gan.input_pipeline.prepare says where the copy went.
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     del dl_manager  # The data is already local.
