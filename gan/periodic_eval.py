@@ -110,9 +110,10 @@ class PeriodicEvaluator:
           config=config, params=None, batch_stats=None,
           class_names=class_names,
           num_classes=num_classes if config.data.conditional else 0, step=0)
-    logging.info("Evaluating %s (feature %s) on %d samples every %d steps",
+    logging.info("Evaluating %s (feature %s) on %d samples %s",
                  ",".join(self.metrics), ev.feature, ev.num_samples,
-                 self.every_steps)
+                 f"every {self.every_steps} steps and at the end"
+                 if self.every_steps else "at the last step")
 
   def __call__(self, step: int, state, last: bool = False) -> dict | None:
     due = (self.every_steps and step % self.every_steps == 0) or (

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from configs import augment_benchmark_alzheimers
 from configs import classifier_alzheimers
 from gan import classifier
+from gan import downstream
 from gan import evaluation
 from gan import image_sources
 from gan import input_pipeline
@@ -149,6 +151,24 @@ def test_own_folder_end_to_end(own, caplog, capsys):
   clf.test_split = "train"
   with pytest.raises(UserError, match="the test split is the training split"):
     classifier.train_and_evaluate(clf, str(root / "classifier_bad"))
+
+  # The augmentation benchmark on the same split: real vs real+synthetic.
+  bench = augment_benchmark_alzheimers.get_config()
+  bench.data = data.copy_and_resolve_references()
+  bench.classifier.widths, bench.classifier.num_steps = (4, 8), 4
+  bench.classifier.batch_size = 8
+  bench.arms, bench.seeds = ("real", "real+synthetic"), (0,)
+  bench_train, bench_test = input_pipeline.load_train_and_test(
+      bench.data, bench.test_split)
+  result = downstream.run(bench, bench_train, bench_test,
+                          downstream.GeneratorSource(
+                              str(workdir), bench_train.class_names,
+                              bench.data.resolution))
+  runs = result["runs"]
+  assert runs["real"][0]["num_examples"] == len(test_split) == 6
+  # Topped up to the largest class (12 healthy, 11 tumour): one synthetic.
+  assert runs["real"][0]["train_examples"] == len(train_split) == 23
+  assert runs["real+synthetic"][0]["train_examples"] == 24
 
   # Evaluation with that classifier's features against the folder as
   # training read it (the prepared copy: corrupt file skipped, found without
