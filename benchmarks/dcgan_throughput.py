@@ -71,7 +71,7 @@ def pytorch_dcgan(nc: int, threads: int):
 def jax_dcgan(nc: int):
   import jax
   from gan import parallel
-  from gan import train
+  from gan import steps
   from configs import default
 
   config = default.get_config()
@@ -79,8 +79,8 @@ def jax_dcgan(nc: int):
   config.data.channels = nc
   config.train.batch_size = 64
   config.train.ema_decay = 0.999
-  state = train.create_train_state(config, num_classes=1)
-  p_step = parallel.data_parallel_step(train.make_train_step(config, 1))
+  state = steps.create_train_state(config, num_classes=1)
+  p_step = parallel.data_parallel_step(steps.make_train_step(config, 1))
   key = jax.random.key(0)
   counter = [0]
 

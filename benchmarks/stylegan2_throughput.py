@@ -39,6 +39,7 @@ def main():
   import jax
   import numpy as np
   from gan import parallel
+  from gan import steps
   from gan import train
 
   config = load_config(args.config)
@@ -49,8 +50,8 @@ def main():
   res, ch, batch = (config.data.resolution, config.data.channels,
                     config.train.batch_size)
   state = train._replicate_on_local_devices(
-      train.create_train_state(config, num_classes))
-  step = parallel.data_parallel_step(train.make_train_step(config, num_classes),
+      steps.create_train_state(config, num_classes))
+  step = parallel.data_parallel_step(steps.make_train_step(config, num_classes),
                                      phased=True)
   rng = np.random.default_rng(0)
   data = {"image": rng.uniform(-1, 1, (batch, res, res, ch)).astype(np.float32),
@@ -60,7 +61,7 @@ def main():
   cycle = max(config.train.r1_interval, config.train.pl_interval)
   compile_s = {}
   for i in range(cycle):  # Compile every phase once (state moves on: fine).
-    phase = train.step_phase(config, i)
+    phase = steps.step_phase(config, i)
     if phase in compile_s:
       continue
     t0 = time.time()
@@ -72,7 +73,7 @@ def main():
   per_phase = {}
   t_all = time.time()
   for i in range(cycle, cycle + args.steps):
-    phase = train.step_phase(config, i)
+    phase = steps.step_phase(config, i)
     t0 = time.time()
     state, metrics = step(state, data, jax.random.fold_in(key, i), phase)
     jax.block_until_ready(metrics)

@@ -25,7 +25,7 @@ from absl import flags
 from gan import checkpoint as checkpoint_lib
 from gan import quiet_logging
 from gan import storage
-from gan import train
+from gan import steps
 from gan.errors import UserError
 from gan.errors import exit_on_user_error
 
@@ -48,7 +48,7 @@ def check_step(checkpointer: checkpoint_lib.Checkpointer, step: int) -> Report:
     meta = checkpointer.restore_meta(step)
     config = ml_collections.ConfigDict(meta["config"])
     template = jax.eval_shape(
-        lambda: train.create_train_state(config, len(meta["class_names"])))
+        lambda: steps.create_train_state(config, len(meta["class_names"])))
     checkpointer.restore(template, config, step)
   except checkpoint_lib.CorruptCheckpoint as e:
     return Report(step, size, e.kind)
@@ -63,10 +63,10 @@ def check_step(checkpointer: checkpoint_lib.Checkpointer, step: int) -> Report:
 def check_workdir(workdir: str, out=sys.stdout) -> list[Report]:
   """Prints one line per checkpoint and a verdict; returns the reports."""
   checkpointer = checkpoint_lib.Checkpointer(workdir, read_only=True)
-  steps = sorted(checkpointer.all_steps())
-  print(f"{len(steps)} checkpoint(s) in {checkpointer.directory}", file=out)
+  saved_steps = sorted(checkpointer.all_steps())
+  print(f"{len(saved_steps)} checkpoint(s) in {checkpointer.directory}", file=out)
   reports = []
-  for step in steps:
+  for step in saved_steps:
     report = check_step(checkpointer, step)
     reports.append(report)
     verdict = "intact" if report.problem is None else f"DAMAGED: {report.problem}"
@@ -86,10 +86,10 @@ def check_workdir(workdir: str, out=sys.stdout) -> list[Report]:
     print("no checkpoints to check", file=out)
   elif len(intact) == len(reports):
     print(f"all {len(reports)} intact; training resumes from step "
-          f"{steps[-1]}", file=out)
-  elif intact and intact[-1] == steps[-1]:
+          f"{saved_steps[-1]}", file=out)
+  elif intact and intact[-1] == saved_steps[-1]:
     print(f"{len(intact)} of {len(reports)} intact; the latest (step "
-          f"{steps[-1]}) is, so training resumes from it", file=out)
+          f"{saved_steps[-1]}) is, so training resumes from it", file=out)
   elif intact:
     print(f"{len(intact)} of {len(reports)} intact; the latest intact one is "
           f"step {intact[-1]}. Training with "

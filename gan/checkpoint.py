@@ -53,37 +53,21 @@ def _flatten(prefix: str, value) -> dict[str, Any]:
   return {prefix: value}
 
 
-# Fields of `model` that only one family's networks read: changing them
-# cannot break resuming a run of the other family.
-_FAMILY_ONLY_FIELDS = {
-    "dcgan": ("model.stylegan2.",),
-    "stylegan2": ("model.g_base_channels", "model.d_base_channels",
-                  "model.label_embed_dim"),
-}
-
-
-def _irrelevant(key: str, model_name) -> bool:
-  from gan import models  # Late: models import flax modules we do not need here.
-  try:
-    family = models.family(model_name)
-  except Exception:  # Unknown name: compare everything.
-    return False
-  return key.startswith(_FAMILY_ONLY_FIELDS.get(family, ()))
-
-
-def config_differences(saved: dict, current: dict) -> list[str]:
+def config_differences(saved: dict, current: dict,
+                       ignored: tuple[str, ...] = ()) -> list[str]:
   """Structural config fields whose values differ, as 'field: saved -> now'.
 
-  Fields the current model family never reads (model.stylegan2.* for a
-  DCGAN, DCGAN widths for a StyleGAN2) are not compared.
+  ignored: dotted prefixes the current model never reads (its family's
+  `IGNORED_FIELDS`, see `gan.steps.config_differences`); not compared while
+  the model name is unchanged.
   """
   diffs = []
-  model_name = _get(current, "model.name")
+  same_model = _get(saved, "model.name") == _get(current, "model.name")
   for field in _STRUCTURAL_FIELDS:
     a = _flatten(field, _get(saved, field))
     b = _flatten(field, _get(current, field))
     for key in sorted(set(a) | set(b)):
-      if _get(saved, "model.name") == model_name and _irrelevant(key, model_name):
+      if same_model and ignored and key.startswith(ignored):
         continue
       if a.get(key) != b.get(key):
         diffs.append(f"{key}: {a.get(key)!r} in checkpoint, {b.get(key)!r} now")
@@ -301,7 +285,8 @@ class Checkpointer:
       raise self._corrupt(step, e) from None
 
   def restore(self, template: Any, config: ml_collections.ConfigDict,
-              step: int | None = None) -> Any:
+              step: int | None = None,
+              ignored_fields: tuple[str, ...] = ()) -> Any:
     """Restores the state saved at `step` (default latest) into `template`.
 
     Raises a UserError naming the differing fields when the checkpoint was
@@ -312,7 +297,7 @@ class Checkpointer:
     step = self._resolve(step)
     meta = self.restore_meta(step)
     saved = meta.get("config", {})
-    diffs = config_differences(saved, config.to_dict())
+    diffs = config_differences(saved, config.to_dict(), ignored_fields)
     if diffs:
       raise UserError(
           f"workdir checkpoint {self.directory}/{step} was trained with an "
@@ -386,12 +371,13 @@ class Checkpointer:
     return target
 
   def restore_intact(self, template: Any, config: ml_collections.ConfigDict,
-                     on_corrupt: str = "stop") -> Any:
+                     on_corrupt: str = "stop",
+                     ignored_fields: tuple[str, ...] = ()) -> Any:
     """The latest checkpoint, or with `on_corrupt='previous'` the latest one
     that reads back, moving the unreadable ones aside (logged)."""
     while True:
       try:
-        return self.restore(template, config)
+        return self.restore(template, config, ignored_fields=ignored_fields)
       except CorruptCheckpoint as e:
         if on_corrupt != "previous" or len(self.all_steps()) < 2:
           raise

@@ -4,7 +4,8 @@ Each loss maps discriminator logits to scalar losses:
   d_loss(real_logits, fake_logits) -> scalar, minimised by D
   g_loss(fake_logits) -> scalar, minimised by G
 Penalties that need the discriminator itself (gradient penalty, R1) live in
-`gan/train.py`, which knows how to call D.
+the families' steps (`gan/steps/`), which know how to call D; each family
+lists the losses its step can run (`LOSSES`).
 """
 from __future__ import annotations
 
@@ -52,6 +53,10 @@ _REGISTRY = {
     "hinge": Loss(_hinge_d, _hinge_g),
     "wgan_gp": Loss(_wasserstein_d, _hinge_g, needs_gradient_penalty=True),
 }
+
+
+def names() -> list[str]:
+  return sorted(_REGISTRY)
 
 
 def get(name: str) -> Loss:

@@ -14,6 +14,7 @@ from ml_collections import config_flags
 from gan import distributed
 from gan import errors
 from gan import quiet_logging
+from gan import steps
 from gan import train
 from gan.errors import exit_on_user_error
 
@@ -47,10 +48,26 @@ def main(argv):
                          FLAGS.num_processes, FLAGS.process_id)
   logging.info("JAX process %d/%d, local devices: %s", jax.process_index(),
                jax.process_count(), jax.local_devices())
+  _name_ignored_fields(FLAGS.config)
   try:
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   except train.TrainingFault as e:
     sys.exit(f"error: {e}")
+
+
+def _name_ignored_fields(config) -> None:
+  """Warns, in one line, about fields set away from configs/default.py that
+  the chosen model's family never reads (e.g. train.gp_weight for a
+  StyleGAN2). Skipped where the repository's configs/ is not importable."""
+  try:
+    from configs import default  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return
+  ignored = steps.ignored_fields_set(config, default.get_config())
+  if ignored:
+    logging.warning("model %r ignores %s (set away from configs/default.py); "
+                    "they change nothing in this run", config.model.name,
+                    ", ".join(ignored))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import ml_collections
 import numpy as np
 
 from gan import checkpoint as checkpoint_lib
-from gan import train
+from gan import steps
 from gan.errors import UserError
 
 
@@ -32,7 +32,7 @@ class Generator:
     return self.config.data.channels
 
   def __post_init__(self):
-    self._generate = train.make_generate_fn(self.config, len(self.class_names))
+    self._generate = steps.make_generate_fn(self.config, len(self.class_names))
 
   def check_labels(self, labels) -> np.ndarray | None:
     if labels is None:
@@ -93,7 +93,7 @@ def load_generator(workdir: str, step: int | None = None) -> Generator:
   config = ml_collections.ConfigDict(meta["config"])
   class_names = list(meta["class_names"])
   template = jax.eval_shape(
-      lambda: train.create_train_state(config, len(class_names)))
+      lambda: steps.create_train_state(config, len(class_names)))
   state = checkpointer.restore(template, config, step)
   return Generator(config=config, params=state.ema_params,
                    batch_stats=state.g_batch_stats, class_names=class_names,

@@ -1,74 +1,41 @@
-"""GAN training: pure train step, state creation, and the training loop.
+"""The training loop, for every GAN family.
 
-Reading order: `TrainState`, `create_models`, `create_train_state`,
-`make_train_step` (the pure step), `generate`, `train_and_evaluate`.
+What a family does (its state, step, sampler) is `gan/steps/`, chosen by
+`config.model.name`; this module loads the data, restores or creates the
+state, runs the family's pure step under `pmap` (phase by phase), logs,
+writes sample grids, checkpoints, evaluates, and stops safely on SIGTERM,
+a time budget or a non-finite step.
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
 import signal
 import time
-from typing import Any
 
-import flax
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 from absl import logging
 
 import gan
 from gan import checkpoint as checkpoint_lib
 from gan import image_grid
 from gan import input_pipeline
-from gan import losses
 from gan import metric_writers
-from gan import models
 from gan import parallel
 from gan import periodic_eval
+from gan import steps
 from gan.errors import UserError
-
-
-@flax.struct.dataclass
-class TrainState:
-  """Everything needed to continue a run exactly (and nothing else)."""
-  step: jax.Array            # int32 scalar: completed train steps.
-  g_params: Any
-  g_batch_stats: Any
-  d_params: Any
-  d_batch_stats: Any
-  g_opt_state: Any
-  d_opt_state: Any
-  ema_params: Any            # EMA of g_params: the generator that samples.
-  rng: jax.Array             # uint32[2]: the run's base key (raw key data).
 
 
 class TrainingFault(Exception):
   """Training cannot continue (e.g. non-finite losses); checkpoints are safe."""
 
 
-def _family(config) -> str:
-  return models.family(config.model.name)
-
-
-def _stylegan2_steps():
-  from gan.steps import stylegan2 as steps  # pylint: disable=g-import-not-at-top
-  return steps
-
-
 def validate_config(config: ml_collections.ConfigDict) -> None:
   """Raises a one-line UserError for config values that cannot work."""
-  losses.get(config.train.loss)
-  models.get_module(config.model.name)
-  if _family(config) == "stylegan2":
-    _stylegan2_steps().validate(config)
-  elif config.get("augment") and config.augment.kind != "none":
-    raise UserError(f"augment.kind={config.augment.kind!r} needs a StyleGAN2 "
-                    f"model; set --config.model.name=stylegan2 or "
-                    f"--config.augment.kind=none")
+  steps.validate(config)
   if config.train.get("on_corrupt_checkpoint", "stop") not in (
       checkpoint_lib.ON_CORRUPT):
     raise UserError(f"train.on_corrupt_checkpoint must be 'stop' or "
@@ -79,215 +46,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   if config.train.batch_size < 1:
     raise UserError("train.batch_size must be positive")
   parallel.check_global_batch(config.train.batch_size)
-
-
-def create_models(config, num_classes: int, bn_axis_name=None):
-  """(generator, discriminator); num_classes is 0 for unconditional models."""
-  return models.create(config, num_classes if config.data.conditional else 0,
-                       bn_axis_name=bn_axis_name)
-
-
-def create_optimizers(config) -> tuple[optax.GradientTransformation, ...]:
-  t = config.train
-  g_tx = optax.adam(t.g_learning_rate, b1=t.adam_b1, b2=t.adam_b2)
-  d_tx = optax.adam(t.d_learning_rate, b1=t.adam_b1, b2=t.adam_b2)
-  return g_tx, d_tx
-
-
-def _dummy_labels(config, n):
-  return jnp.zeros((n,), jnp.int32) if config.data.conditional else None
-
-
-def create_train_state(config, num_classes: int) -> TrainState:
-  """Initial state for `config`; a pure function of config.seed.
-
-  StyleGAN2 models get a `gan.steps.stylegan2.StyleGAN2State` (same field
-  names plus ADA and path-length state).
-  """
-  if _family(config) == "stylegan2":
-    return _stylegan2_steps().create_train_state(config, num_classes)
-  generator, discriminator = create_models(config, num_classes)
-  g_tx, d_tx = create_optimizers(config)
-  res, ch = config.data.resolution, config.data.channels
-
-  @jax.jit  # One compiled program instead of hundreds of eager init ops.
-  def init(key):
-    g_key, d_key = jax.random.split(jax.random.fold_in(key, 0))
-    # Two examples so that BatchNorm's variance is defined at init.
-    g_vars = generator.init(g_key, jnp.zeros((2, config.model.latent_dim)),
-                            _dummy_labels(config, 2))
-    d_vars = discriminator.init(d_key, jnp.zeros((2, res, res, ch)),
-                                _dummy_labels(config, 2))
-    return TrainState(
-        step=jnp.zeros((), jnp.int32),
-        g_params=g_vars["params"], g_batch_stats=g_vars.get("batch_stats", {}),
-        d_params=d_vars["params"], d_batch_stats=d_vars.get("batch_stats", {}),
-        g_opt_state=g_tx.init(g_vars["params"]),
-        d_opt_state=d_tx.init(d_vars["params"]),
-        ema_params=g_vars["params"],
-        rng=jax.random.key_data(key))
-
-  return init(jax.random.key(config.seed))
-
-
-def _all_finite(tree) -> jax.Array:
-  return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
-
-
-def step_phase(config, step: int):
-  """The static phase of the step that starts after `step` completed steps:
-  StyleGAN2's `Phase` (which lazy regularisers run), None for DCGANs.
-  Decided on the host so that each phase is its own compiled program."""
-  if _family(config) == "stylegan2":
-    return _stylegan2_steps().phase_for_step(config, step)
-  return None
-
-
-def make_train_step(config, num_classes: int):
-  """Returns the pure step `(state, batch, rng, phase) -> (state, metrics)`.
-
-  `phase`: `step_phase(config, int(state.step))`, static (a hashable value
-  known on the host; map the step with `parallel.data_parallel_step(...,
-  phased=True)`). DCGAN steps ignore it and may be called without it.
-
-  One D update, then one G update against the updated D, as in the DCGAN
-  reference. G runs forward once per step: its vjp from the D phase is reused
-  for the G gradient. Inside a device-mapped function the step sees the
-  per-device batch; latents are drawn globally and sliced per device, and
-  gradients, BatchNorm statistics and metrics are averaged over
-  `parallel.AXIS`, so the result does not depend on the number of devices.
-
-  batch: {"image": [b, R, R, C] float32 in [-1, 1], "label": [b] int32}.
-  StyleGAN2 models get the step of `gan.steps.stylegan2`.
-  """
-  if _family(config) == "stylegan2":
-    return _stylegan2_steps().make_train_step(config, num_classes)
-  generator, discriminator = create_models(config, num_classes,
-                                           bn_axis_name=parallel.AXIS)
-  g_tx, d_tx = create_optimizers(config)
-  loss = losses.get(config.train.loss)
-  t = config.train
-  conditional = config.data.conditional
-
-  def d_apply(d_params, batch_stats, images, labels):
-    logits, mutated = discriminator.apply(
-        {"params": d_params, "batch_stats": batch_stats}, images, labels,
-        mutable=["batch_stats"])
-    return logits, mutated["batch_stats"]
-
-  def step(state: TrainState, batch, rng, phase=None):
-    del phase  # DCGAN steps have one phase.
-    real = batch["image"]
-    labels = batch["label"] if conditional else None
-    per_device = real.shape[0]
-    z_key, gp_key = jax.random.split(rng)
-    z = parallel.global_slice(
-        jax.random.normal(z_key, (t.batch_size, config.model.latent_dim)),
-        per_device)
-
-    def g_forward(g_params):
-      fake, mutated = generator.apply(
-          {"params": g_params, "batch_stats": state.g_batch_stats}, z, labels,
-          mutable=["batch_stats"])
-      return fake, mutated["batch_stats"]
-
-    fake, g_vjp, g_batch_stats = jax.vjp(g_forward, state.g_params, has_aux=True)
-
-    # ---- Discriminator update ----
-    def d_objective(d_params):
-      real_logits, stats = d_apply(d_params, state.d_batch_stats, real, labels)
-      fake_logits, stats = d_apply(d_params, stats, jax.lax.stop_gradient(fake),
-                                   labels)
-      d_loss = loss.d_loss(real_logits, fake_logits)
-      aux = {"d_loss": d_loss, "d_real": jnp.mean(real_logits),
-             "d_fake": jnp.mean(fake_logits)}
-      total = d_loss
-      if loss.needs_gradient_penalty:
-        eps = parallel.global_slice(
-            jax.random.uniform(gp_key, (t.batch_size, 1, 1, 1)), per_device)
-        mixed = eps * real + (1 - eps) * jax.lax.stop_gradient(fake)
-        grads = jax.grad(lambda x: jnp.sum(
-            d_apply(d_params, stats, x, labels)[0]))(mixed)
-        norms = jnp.sqrt(jnp.sum(grads ** 2, axis=(1, 2, 3)) + 1e-12)
-        aux["gradient_penalty"] = jnp.mean((norms - 1.0) ** 2)
-        total = total + t.gp_weight * aux["gradient_penalty"]
-      if t.r1_gamma > 0:
-        grads = jax.grad(lambda x: jnp.sum(
-            d_apply(d_params, state.d_batch_stats, x, labels)[0]))(real)
-        aux["r1_penalty"] = jnp.mean(jnp.sum(grads ** 2, axis=(1, 2, 3)))
-        total = total + 0.5 * t.r1_gamma * aux["r1_penalty"]
-      return total, (stats, aux)
-
-    (_, (d_batch_stats, metrics)), d_grads = jax.value_and_grad(
-        d_objective, has_aux=True)(state.d_params)
-    d_grads = jax.lax.pmean(d_grads, parallel.AXIS)
-    d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state,
-                                         state.d_params)
-    d_params = optax.apply_updates(state.d_params, d_updates)
-
-    # ---- Generator update, against the updated D ----
-    def g_objective(fake_images):
-      logits, stats = d_apply(d_params, d_batch_stats, fake_images, labels)
-      return loss.g_loss(logits), stats
-
-    (g_loss, d_batch_stats), fake_grad = jax.value_and_grad(
-        g_objective, has_aux=True)(fake)
-    (g_grads,) = g_vjp(fake_grad)
-    g_grads = jax.lax.pmean(g_grads, parallel.AXIS)
-    g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state,
-                                         state.g_params)
-    g_params = optax.apply_updates(state.g_params, g_updates)
-
-    # EMA with a ramp-up so early samples are not dominated by the init.
-    step_f = state.step.astype(jnp.float32)
-    decay = jnp.minimum(t.ema_decay, (1.0 + step_f) / (10.0 + step_f))
-    ema_params = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p,
-                              state.ema_params, g_params)
-
-    metrics["g_loss"] = g_loss
-    metrics = jax.lax.pmean(metrics, parallel.AXIS)
-    # Non-finite losses or gradients: drop the whole update (the step count
-    # still advances so the data order is unchanged). The loop decides
-    # whether to stop.
-    finite = _all_finite((metrics, d_grads, g_grads))
-    metrics["finite"] = finite.astype(jnp.float32)
-    new_state = TrainState(
-        step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
-        d_params=d_params, d_batch_stats=d_batch_stats, g_opt_state=g_opt_state,
-        d_opt_state=d_opt_state, ema_params=ema_params, rng=state.rng)
-    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old),
-                        new_state, state)
-    return kept.replace(step=state.step + 1), metrics
-
-  return step
-
-
-def make_generate_fn(config, num_classes: int):
-  """`(params, batch_stats, z, labels, truncation=1.0) -> images [B, R, R, C]`
-  in [-1, 1].
-
-  DCGAN: BatchNorm uses the statistics of the batch being generated, as
-  during training (and as pytorch/examples samples): generate in batches of
-  a fixed size for reproducible results; it has no truncation.
-  StyleGAN2: truncation psi towards the average w (gan.steps.stylegan2).
-  """
-  if _family(config) == "stylegan2":
-    return _stylegan2_steps().make_generate_fn(config, num_classes)
-  generator, _ = create_models(config, num_classes)
-
-  @jax.jit
-  def _generate(params, batch_stats, z, labels):
-    images, _ = generator.apply({"params": params, "batch_stats": batch_stats},
-                                z, labels, mutable=["batch_stats"])
-    return images
-
-  def generate(params, batch_stats, z, labels, truncation=1.0):
-    if truncation != 1.0:
-      raise UserError(f"model {config.model.name!r} has no truncation; "
-                      f"sample with truncation 1.0")
-    return _generate(params, batch_stats, z, labels)
-
-  return generate
 
 
 def grid_inputs(config, num_classes: int):
@@ -340,7 +98,8 @@ def _replicate_on_local_devices(state):
 
   The step returns its unreplicated outputs replicated over the local
   devices; a first input on one device would make the second call compile
-  the whole step again (a minute for StyleGAN2 on a loaded 2-core CPU).
+  the whole step again (a minute for the largest model on a loaded 2-core
+  CPU).
   """
   if jax.process_count() > 1:
     return state
@@ -353,8 +112,9 @@ def _format_metrics(metrics: dict[str, float]) -> str:
   return " ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainState:
-  """Trains from scratch, or resumes from the latest checkpoint in `workdir`."""
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+  """Trains from scratch, or resumes from the latest checkpoint in `workdir`;
+  returns the final state."""
   validate_config(config)
   split = input_pipeline.load_split(config.data)
   num_classes = split.num_classes
@@ -367,10 +127,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                     f"a GAN needs at least a few dozen")
 
   checkpointer = checkpoint_lib.Checkpointer(workdir, keep=config.log.keep_checkpoints)
-  state = create_train_state(config, num_classes)
+  state = steps.create_train_state(config, num_classes)
   if checkpointer.latest_step() is not None:
     state = checkpointer.restore_intact(
-        state, config, config.train.get("on_corrupt_checkpoint", "stop"))
+        state, config, config.train.get("on_corrupt_checkpoint", "stop"),
+        ignored_fields=steps.ignored_on_resume(config))
     logging.info("Resumed from step %d in %s", int(state.step), workdir)
   # Said now, not after the steps up to the first save are spent.
   checkpointer.require_space(state)
@@ -384,9 +145,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     evaluate_periodically = periodic_eval.PeriodicEvaluator(
         config, workdir, split, num_classes, writer)
     start_step = int(state.step)
-    p_step = parallel.data_parallel_step(make_train_step(config, num_classes),
-                                         phased=True)
-    generate = make_generate_fn(config, num_classes)
+    p_step = parallel.data_parallel_step(
+        steps.make_train_step(config, num_classes), phased=True)
+    generate = steps.make_generate_fn(config, num_classes)
     grid_z, grid_labels, grid_rows = grid_inputs(config, num_classes)
     base_key = jax.random.wrap_key_data(state.rng)
     batches = input_pipeline.train_batches(split, config, start_step)
@@ -419,7 +180,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       while step < config.train.num_steps:
         batch = parallel.shard(next(batches))
         state, metrics = p_step(state, batch, jax.random.fold_in(base_key, step),
-                                step_phase(config, step))
+                                steps.step_phase(config, step))
         step += 1
         pending.append(metrics)
         report(step)

@@ -19,6 +19,7 @@ import pytest
 
 from gan import check_workdir
 from gan import checkpoint
+from gan import steps as families
 from gan import image_grid
 from gan import input_pipeline
 from gan import sampling
@@ -124,7 +125,7 @@ def test_missing_descriptive_metadata_still_restores(run, tmp_path):
   workdir = _copy(run, tmp_path)
   (workdir / "checkpoints" / "4" / "_CHECKPOINT_METADATA").unlink()
   restored = checkpoint.Checkpointer(str(workdir), read_only=True).restore(
-      train.create_train_state(config, 1), config)
+      families.create_train_state(config, 1), config)
   for a, b in zip(helpers.tree_leaves_np(four), helpers.tree_leaves_np(restored)):
     np.testing.assert_array_equal(a, b)
 
@@ -177,7 +178,7 @@ def test_disk_full_at_the_boundary_keeps_the_last_checkpoint(
       f"the checkpoint at step 4 is intact; "), message
   assert sorted(os.listdir(workdir / "checkpoints")) == ["2", "4"]  # Nothing half-written.
   restored = checkpoint.Checkpointer(str(workdir), read_only=True).restore(
-      train.create_train_state(config, 1), config)
+      families.create_train_state(config, 1), config)
   for a, b in zip(helpers.tree_leaves_np(run[3]), helpers.tree_leaves_np(restored)):
     np.testing.assert_array_equal(a, b)
 
@@ -285,7 +286,7 @@ def test_real_full_disk_mid_save(run, small_disk, monkeypatch):
     _train(config, split, workdir, monkeypatch)
   assert sorted(os.listdir(workdir / "checkpoints")) == ["2"]
   restored = checkpoint.Checkpointer(str(workdir), read_only=True).restore(
-      train.create_train_state(config, 1), config)
+      families.create_train_state(config, 1), config)
   assert int(restored.step) == 2
 
 

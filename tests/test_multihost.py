@@ -17,6 +17,7 @@ import numpy as np
 
 from configs import test as test_config
 from gan import checkpoint
+from gan import steps as families
 from gan import train
 from tests import conftest
 from tests import helpers
@@ -122,7 +123,7 @@ def _interrupt(procs, target=1, at_line="JAX process 1/2", timeout=300):
 
 def _final_state(workdir):
   config = test_config.get_config()
-  template = train.create_train_state(config, 1)
+  template = families.create_train_state(config, 1)
   ckpt = checkpoint.Checkpointer(str(workdir), read_only=True)
   return ckpt.all_steps(), ckpt.restore(template, config)
 

@@ -17,6 +17,7 @@ import pytest
 
 from configs import test as test_config
 from gan import checkpoint
+from gan import steps as families
 from gan import train
 from tests import conftest
 from tests import helpers
@@ -69,7 +70,7 @@ def _run_and_interrupt(workdir, tfds_dir, at_line=f"step 3/{STEPS} "):
 
 def _final_state(workdir):
   config = test_config.get_config()
-  template = train.create_train_state(config, 1)
+  template = families.create_train_state(config, 1)
   return checkpoint.Checkpointer(str(workdir), read_only=True).restore(
       template, config)
 

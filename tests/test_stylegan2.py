@@ -11,6 +11,8 @@ from gan import sampling
 from gan import train
 from gan.errors import UserError
 from gan.models import stylegan2 as sg2
+from gan import steps as families
+from gan.steps import common
 from gan.steps import stylegan2 as steps
 from tests import helpers
 
@@ -95,7 +97,7 @@ def test_r1_equals_finite_differences():
   keys = jax.random.split(jax.random.key(2), 2)
   from gan.augment import ada
   d_fn = lambda imgs: disc.apply(d_vars, ada.augment(imgs, keys, 0.5))
-  got = steps.r1_penalty(d_fn, x)
+  got = common.r1_penalty(d_fn, x)
   # Central differences of every pixel, all perturbed images in one batch.
   eps = 1e-2
   n = x[0].size
@@ -192,7 +194,7 @@ def test_three_channels_with_diffaugment_train(tmp_path):
                       "train.num_steps": 2})
   state = _train(config, split, tmp_path)
   assert int(state.step) == 2
-  init = train.create_train_state(config, split.num_classes)
+  init = families.create_train_state(config, split.num_classes)
   moved = [np.abs(a - b).max() for a, b in zip(
       helpers.tree_leaves_np(init.g_params),
       helpers.tree_leaves_np(state.g_params))]
@@ -206,9 +208,9 @@ def test_lazy_regularisers_are_scheduled_on_their_steps():
   length on multiples of pl_interval, nothing on other steps, and neither
   when its weight is 0. (The phased step itself trains in the fixtures.)"""
   config = _config(**{"train.r1_interval": 2, "train.pl_interval": 3})
-  phases = [train.step_phase(config, s) for s in range(7)]
+  phases = [families.step_phase(config, s) for s in range(7)]
   assert [p.r1 for p in phases] == [s % 2 == 0 for s in range(7)]
   assert [p.pl for p in phases] == [s % 3 == 0 for s in range(7)]
   off = _config(**{"train.r1_gamma": 0.0, "train.pl_weight": 0.0})
-  assert {steps.phase_for_step(off, s) for s in range(8)} == {
+  assert {steps.step_phase(off, s) for s in range(8)} == {
       steps.Phase(r1=False, pl=False)}

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from gan import checkpoint
+from gan import steps as families
 from gan import input_pipeline
 from gan import parallel
 from gan import train
@@ -12,9 +13,9 @@ from tests import helpers
 
 
 def _run_steps(config, split, num_devices, steps):
-  state = train.create_train_state(config, split.num_classes)
+  state = families.create_train_state(config, split.num_classes)
   step_fn = parallel.data_parallel_step(
-      train.make_train_step(config, split.num_classes),
+      families.make_train_step(config, split.num_classes),
       devices=jax.local_devices()[:num_devices])
   batches = input_pipeline.train_batches(split, config)
   key = jax.random.key(1)
@@ -38,7 +39,7 @@ def test_two_devices_match_one_device(loss, r1):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
   np.testing.assert_allclose(m1["d_loss"], m2["d_loss"], rtol=1e-4, atol=1e-6)
   # The update really moved the parameters (not a vacuous comparison).
-  init = train.create_train_state(config, split.num_classes)
+  init = families.create_train_state(config, split.num_classes)
   moved = [np.abs(a - b).max() for a, b in zip(
       helpers.tree_leaves_np(init.g_params), helpers.tree_leaves_np(one.g_params))]
   assert max(moved) > 1e-4
@@ -139,7 +140,7 @@ def test_nonfinite_loss(tmp_path, monkeypatch, mode):
       _train(config, split, tmp_path, monkeypatch)
     ckpt = checkpoint.Checkpointer(str(tmp_path))
     assert ckpt.all_steps() == [2]
-    template = train.create_train_state(config, split.num_classes)
+    template = families.create_train_state(config, split.num_classes)
     state = ckpt.restore(template, config)
   else:
     state = _train(config, split, tmp_path, monkeypatch)
@@ -158,7 +159,7 @@ def test_bad_config_one_line_errors(override, message):
   config = helpers.tiny_config(**override)
   with pytest.raises(UserError, match=message) as info:
     train.validate_config(config)
-    train.create_train_state(config, 2)
+    families.create_train_state(config, 2)
   assert "\n" not in str(info.value)
 
 

@@ -7,13 +7,15 @@ import optax
 
 from gan import losses
 from gan import parallel
+from gan import steps as families
+from gan.steps import dcgan as dcgan_steps
 from gan import train
 from tests import helpers
 
 
 def reference_step(config, state, real, z):
-  generator, discriminator = train.create_models(config, 0)
-  g_tx, d_tx = train.create_optimizers(config)
+  generator, discriminator = dcgan_steps.create_models(config, 0)
+  g_tx, d_tx = dcgan_steps.create_optimizers(config)
   loss = losses.get(config.train.loss)
 
   def d_logits(d_params, stats, x):
@@ -52,11 +54,11 @@ def reference_step(config, state, real, z):
 def test_step_matches_straightforward_reference():
   config = helpers.tiny_config()
   split = helpers.synthetic_split()
-  state = train.create_train_state(config, 0)
+  state = families.create_train_state(config, 0)
   batch = {"image": split.images[:8].astype(np.float32) / 127.5 - 1,
            "label": split.labels[:8]}
   rng = jax.random.key(3)
-  step = parallel.data_parallel_step(train.make_train_step(config, 0),
+  step = parallel.data_parallel_step(families.make_train_step(config, 0),
                                      devices=jax.local_devices()[:1])
   new_state, metrics = step(state, parallel.shard(batch, 1), rng)
   z_key, _ = jax.random.split(rng)

@@ -1,10 +1,10 @@
 """GAN models by name: `create(config) -> (generator, discriminator)`.
 
-Adding a model is adding a module with a `Generator`, a `Discriminator`, a
-`SUPPORTED_RESOLUTIONS` tuple and a line in `_REGISTRY`. A module with its own
-`create(config, num_classes)` builds itself from its config section (e.g.
-`config.model.stylegan2`); its `FAMILY` (default "dcgan") picks the train step
-in `gan/train.py`.
+Networks only: how each family trains them is `gan/steps/` (by the same
+`config.model.name`). Adding networks is adding a module with a `Generator`,
+a `Discriminator`, a `SUPPORTED_RESOLUTIONS` tuple and a line in `_REGISTRY`.
+A module with its own `create(config, num_classes)` builds itself from its
+config section (e.g. `config.model.stylegan2`).
 """
 from __future__ import annotations
 
@@ -58,8 +58,3 @@ def create(config: ml_collections.ConfigDict, num_classes: int,
       resolution=resolution, base_channels=m.d_base_channels,
       num_classes=num_classes, bn_axis_name=bn_axis_name)
   return generator, discriminator
-
-
-def family(name: str) -> str:
-  """The training family of model `name`: 'dcgan' or 'stylegan2'."""
-  return getattr(get_module(name), "FAMILY", "dcgan")

@@ -40,7 +40,6 @@ from gan.errors import UserError
 # Any square power of two from 4 px up (the data pipeline letterboxes
 # non-square images).
 SUPPORTED_RESOLUTIONS = tuple(2 ** k for k in range(2, 13))
-FAMILY = "stylegan2"
 
 _SQRT2 = math.sqrt(2.0)
 

@@ -14,7 +14,7 @@ StyleGAN2-ADA:
            `ada_interval` steps (gan/augment/ada.py).
 The generator runs forward once for the D and G main phases (its vjp is
 reused, as in the DCGAN step). Whether a step runs the lazy regularisers is
-its `Phase`, decided on the host from the step number (`phase_for_step`) and
+its `Phase`, decided on the host from the step number (`step_phase`) and
 compiled into the step (static), not a `lax.cond` on the device: XLA:CPU
 runs convolution gradients inside a conditional tens of times slower than
 outside (the 128 px path-length step took 190 s instead of 12 s;
@@ -49,6 +49,17 @@ from gan import parallel
 from gan.augment import ada
 from gan.augment import diffaugment
 from gan.errors import UserError
+from gan.models import stylegan2 as sg2
+from gan.steps import common
+
+# The reference's losses; WGAN-GP's gradient penalty is not applied here.
+LOSSES = ("nonsaturating", "hinge")
+
+# Config fields only the DCGAN family reads: named by `gan.steps.validate`
+# when set, never compared on resume.
+IGNORED_FIELDS = ("model.g_base_channels", "model.d_base_channels",
+                  "model.label_embed_dim", "train.gp_weight",
+                  "train.ema_decay")
 
 
 @flax.struct.dataclass
@@ -74,7 +85,7 @@ class Phase(NamedTuple):
   pl: bool
 
 
-def phase_for_step(config, step: int) -> Phase:
+def step_phase(config, step: int) -> Phase:
   """The phase of the step that starts with `step` completed steps."""
   t = config.train
   return Phase(r1=bool(t.r1_gamma > 0 and step % t.r1_interval == 0),
@@ -82,7 +93,6 @@ def phase_for_step(config, step: int) -> Phase:
 
 
 def validate(config) -> None:
-  from gan.models import stylegan2 as sg2
   sg2.check_resolution(config.data.resolution)
   a = config.augment
   if a.kind not in ("none", "ada", "diffaugment"):
@@ -109,10 +119,6 @@ def create_optimizers(config):
   return g_tx, d_tx
 
 
-def _labels(config, n):
-  return jnp.zeros((n,), jnp.int32) if config.data.conditional else None
-
-
 def create_train_state(config, num_classes: int) -> StyleGAN2State:
   generator, discriminator = models.create(
       config, num_classes if config.data.conditional else 0)
@@ -124,9 +130,9 @@ def create_train_state(config, num_classes: int) -> StyleGAN2State:
     g_key, d_key, n_key = jax.random.split(jax.random.fold_in(key, 0), 3)
     g_vars = generator.init({"params": g_key, "noise": n_key},
                             jnp.zeros((2, config.model.latent_dim)),
-                            _labels(config, 2))
+                            common.dummy_labels(config, 2))
     d_vars = discriminator.init(d_key, jnp.zeros((2, res, res, ch)),
-                                _labels(config, 2))
+                                common.dummy_labels(config, 2))
     return StyleGAN2State(
         step=jnp.zeros((), jnp.int32),
         g_params=g_vars["params"], g_batch_stats=g_vars["batch_stats"],
@@ -156,19 +162,12 @@ def make_augment_fn(config):
   return lambda x, keys, p: x
 
 
-def r1_penalty(d_fn, images):
-  """Per-image |grad_x d_fn(x)|^2: [B]. d_fn maps [B, ...] -> [B] logits."""
-  grads = jax.grad(lambda x: jnp.sum(d_fn(x)))(images)
-  return jnp.sum(jnp.square(grads), axis=tuple(range(1, images.ndim)))
-
-
 def make_train_step(config, num_classes: int):
   """The pure step `(state, batch, rng, phase) -> (state, metrics)` (see the
-  module doc); `phase` is static: `phase_for_step(config, int(state.step))`.
+  module doc); `phase` is static: `step_phase(config, int(state.step))`.
 
   batch: {"image": [b, R, R, C] float32 in [-1, 1], "label": [b] int32}.
   """
-  from gan.models import stylegan2 as sg2
   conditional = config.data.conditional
   generator, discriminator = models.create(
       config, num_classes if conditional else 0)
@@ -244,7 +243,7 @@ def make_train_step(config, num_classes: int):
     r1_metric = jnp.zeros(())
     if phase.r1:
       def r1_objective(dp):
-        pen = r1_penalty(
+        pen = common.r1_penalty(
             lambda x: d_logits(dp, augment(x, aug_keys[3], p), labels), real)
         return jnp.mean(pen) * (0.5 * t.r1_gamma * t.r1_interval), pen
 
@@ -309,8 +308,7 @@ def make_train_step(config, num_classes: int):
     if t.ema_rampup:
       ema_nimg = jnp.minimum(ema_nimg, cur_nimg * t.ema_rampup)
     beta = 0.5 ** (global_batch / jnp.maximum(ema_nimg, 1e-8))
-    ema_params = jax.tree.map(lambda e, q: q + beta * (e - q),
-                              state.ema_params, g_params)
+    ema_params = common.ema(state.ema_params, g_params, beta)
 
     # ---- ADA: accumulate sign(D(real)); adjust p every ada_interval ----
     metrics = jax.lax.pmean(metrics, parallel.AXIS)
@@ -329,18 +327,13 @@ def make_train_step(config, num_classes: int):
     metrics.update(g_loss=jax.lax.pmean(g_loss, parallel.AXIS),
                    r1_penalty=r1_metric, pl_penalty=pl_metric,
                    pl_mean=pl_mean, ada_p=ada_p, ada_rt=ada_rt)
-    finite = jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in
-                                jax.tree.leaves((metrics, d_params, g_params))]))
-    metrics["finite"] = finite.astype(jnp.float32)
     new_state = StyleGAN2State(
         step=state.step + 1, g_params=g_params, g_batch_stats=g_batch_stats,
         d_params=d_params, d_batch_stats=state.d_batch_stats,
         g_opt_state=g_opt_state, d_opt_state=d_opt_state,
         ema_params=ema_params, ada_p=ada_p, ada_signal=signal, ada_rt=ada_rt,
         pl_mean=pl_mean, rng=state.rng)
-    kept = jax.tree.map(lambda new, old: jnp.where(finite, new, old),
-                        new_state, state)
-    return kept.replace(step=state.step + 1), metrics
+    return common.keep_if_finite(new_state, state, metrics)
 
   return step
 

@@ -1,0 +1,49 @@
+"""Pieces every GAN family's step shares, with one meaning each.
+
+`dummy_labels` for initialisation, the non-finite guard (`finite` +
+`keep_if_finite`), R1, and the exponential moving average of G's weights.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def dummy_labels(config, n: int):
+  """Labels to initialise a conditional model with (None if unconditional)."""
+  return jnp.zeros((n,), jnp.int32) if config.data.conditional else None
+
+
+def finite(tree) -> jax.Array:
+  """Whether every leaf of `tree` is finite (a bool scalar).
+
+  The guard's one semantics, in every family: a step is kept only when its
+  metrics and the state it produced (parameters, optimizer moments,
+  statistics) are all finite. A non-finite gradient always shows there
+  (Adam turns it into NaN parameters), and so does any other fault.
+  """
+  return jnp.all(jnp.array([jnp.all(jnp.isfinite(x))
+                            for x in jax.tree.leaves(tree)
+                            if jnp.issubdtype(x.dtype, jnp.inexact)]))
+
+
+def keep_if_finite(new_state, state, metrics: dict):
+  """(the state to keep, metrics with "finite"): a non-finite step is
+  dropped whole, but its step count advances so that the data order stays
+  a function of the step. The loop decides whether to stop or go on."""
+  ok = finite((metrics, new_state))
+  metrics = dict(metrics, finite=ok.astype(jnp.float32))
+  kept = jax.tree.map(lambda new, old: jnp.where(ok, new, old), new_state,
+                      state)
+  return kept.replace(step=state.step + 1), metrics
+
+
+def r1_penalty(d_fn, images) -> jax.Array:
+  """Per-image |grad_x d_fn(x)|^2: [B]. d_fn maps [B, ...] -> [B] logits."""
+  grads = jax.grad(lambda x: jnp.sum(d_fn(x)))(images)
+  return jnp.sum(jnp.square(grads), axis=tuple(range(1, images.ndim)))
+
+
+def ema(ema_params, params, decay):
+  """decay * ema + (1 - decay) * params, leaf by leaf."""
+  return jax.tree.map(lambda e, p: p + decay * (e - p), ema_params, params)
