@@ -56,7 +56,7 @@ def main(argv=None):
   tf.config.set_visible_devices([], "GPU")
   from gan import quiet_logging
   from gan import classifier
-  from gan import image_grid
+  from gan import pixels
   from gan import input_pipeline
   from gan import sampling
   from gan import inception_weights
@@ -136,7 +136,7 @@ def main(argv=None):
     for c, n in enumerate(counts):
       for batch in generator.sample(int(n), seed=sampling.class_seed(args.seed, c),
                                     labels=np.full(n, c)):
-        images.append(image_grid.to_uint8(batch))
+        images.append(pixels.to_uint8(batch))
     images = np.concatenate(images)
     sample_seconds = time.time() - start
     fake_features, logits = feature_sets(images)

@@ -30,6 +30,7 @@ from absl import logging
 from gan import checkpoint as checkpoint_lib
 from gan import input_pipeline
 from gan import parallel
+from gan import pixels
 from gan.errors import UserError
 
 
@@ -183,7 +184,7 @@ class TrainedClassifier:
     """images: [N, R, R, C] uint8 -> (logits [N, K], features [N, F])."""
     logits, features = [], []
     for start in range(0, len(images), batch_size):
-      x = input_pipeline.to_float(images[start:start + batch_size])
+      x = pixels.to_float(images[start:start + batch_size])
       out = self._apply(self.variables, x)
       logits.append(np.asarray(out[0]))
       features.append(np.asarray(out[1]))
@@ -221,7 +222,7 @@ def fit(config: ml_collections.ConfigDict, images: np.ndarray,
   start = time.time()
   for step in range(config.num_steps):
     idx, _ = sampler.indices(step)
-    batch = {"image": input_pipeline.to_float(images[idx]), "label": labels[idx]}
+    batch = {"image": pixels.to_float(images[idx]), "label": labels[idx]}
     state, metrics = p_step(state, parallel.shard(batch),
                             jax.random.fold_in(key, step))
     if (step + 1) % config.log_every_steps == 0 or step + 1 == config.num_steps:

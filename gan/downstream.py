@@ -27,7 +27,7 @@ import tensorflow as tf
 from absl import logging
 
 from gan import classifier
-from gan import image_grid
+from gan import pixels
 from gan import input_pipeline
 from gan import sampling
 from gan import storage
@@ -65,7 +65,7 @@ class GeneratorSource:
           n, seed=sampling.class_seed(seed, class_index), labels=np.full(n, class_index)):
         if batch.shape[1] != self.resolution:
           batch = tf.image.resize(batch, [self.resolution] * 2, antialias=True).numpy()
-        images.append(image_grid.to_uint8(batch))
+        images.append(pixels.to_uint8(batch))
       labels.append(np.full(n, class_index, np.int32))
     return np.concatenate(images), np.concatenate(labels)
 

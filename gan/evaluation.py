@@ -48,7 +48,7 @@ import io
 import os
 import re
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from absl import logging
 import numpy as np
@@ -56,6 +56,7 @@ import numpy as np
 from gan import features as features_lib
 from gan import image_sources
 from gan import inception_weights as inception_weights_lib
+from gan import pixels
 from gan import storage
 from gan.errors import UserError
 from gan.metrics import fid as fid_lib
@@ -230,15 +231,9 @@ def _cache_path(cache_dir: str, side: _Side, networks: dict,
   return os.path.join(cache_dir, f"features_{digest.hexdigest()[:32]}.npz")
 
 
-def _to_uint8(images: np.ndarray) -> np.ndarray:
-  """float32 [-1, 1] -> uint8 (exact for 8-bit files; a PNG's rounding for
-  generated images)."""
-  return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
 def _kept(batches, store: list):
   for images in batches:
-    store.append(_to_uint8(images))
+    store.append(pixels.to_uint8(images))
     yield images
 
 
@@ -251,9 +246,8 @@ def _stack_kept(side: "_Side", store: list) -> np.ndarray:
   if len(sizes) > 1:
     # Pixel metrics need one size: the training preprocessing (pad to a
     # square with black, resize) to the most common size's longer side.
-    from gan import input_pipeline  # pylint: disable=g-import-not-at-top
     side_px = max(sizes.most_common(1)[0][0])
-    store = [input_pipeline.pad_to_square_and_resize_batch(b, side_px, 0)
+    store = [pixels.pad_to_square_and_resize_batch(b, side_px, 0)
              for b in store]
     side.resized_note = (
         f"source {side.source.spec} mixes {len(sizes)} image sizes (e.g. "
@@ -261,7 +255,7 @@ def _stack_kept(side: "_Side", store: list) -> np.ndarray:
         f"and the memorization grid its images were padded to a square and "
         f"resized to {side_px}x{side_px}, as training does")
   if len({b.shape[-1] for b in store}) > 1:  # Grayscale joins RGB.
-    store = [np.repeat(b, 3, -1) if b.shape[-1] == 1 else b for b in store]
+    store = [pixels.to_rgb(b) for b in store]
   return np.concatenate(store)
 
 
@@ -377,12 +371,15 @@ def scalars(results: dict, prefix: str = "eval/") -> dict[str, float]:
   return out
 
 
-def _write_tensorboard(directory: str, step: int, results: dict) -> None:
+def _write_tensorboard(directory: str, step: int, results: dict,
+                       create_writer=None) -> None:
   scalars_ = scalars(results)
   if not scalars_:
     return
-  from gan import metric_writers  # pylint: disable=g-import-not-at-top
-  writer = metric_writers.create_writer(directory)
+  if create_writer is None:
+    from gan import metric_writers  # pylint: disable=g-import-not-at-top
+    create_writer = metric_writers.create_writer
+  writer = create_writer(directory)
   try:
     writer.write_scalars(step, scalars_)
     writer.flush()
@@ -398,10 +395,6 @@ def _metric_errors(metric: str, flags: str):
   except UserError as e:
     raise UserError(f"{metric}: {e}" + (f" ({flags})" if flags else "")
                     ) from None
-
-
-def _images_float(images: np.ndarray) -> np.ndarray:
-  return images.astype(np.float32) / 127.5 - 1.0
 
 
 def feature_metrics(chosen: Sequence[str], fake, real,
@@ -462,7 +455,7 @@ def feature_metrics(chosen: Sequence[str], fake, real,
       raise UserError("ms_ssim needs the images of source_a; give a source "
                       "with images (not a statistics file)")
     with _metric_errors("ms_ssim", ""):
-      r = ms_ssim_lib.ms_ssim_diversity(_images_float(fake_images),
+      r = ms_ssim_lib.ms_ssim_diversity(pixels.to_float(fake_images),
                                         num_pairs=o.ms_ssim_pairs, seed=o.seed)
     out["ms_ssim"] = dict(r)
   if "memorization" in chosen:
@@ -472,9 +465,9 @@ def feature_metrics(chosen: Sequence[str], fake, real,
       r = memorization_lib.memorization_audit(
           fake, real, num_shown=o.memorization_shown,
           generated_images=(None if grid is None
-                            else _images_float(fake_images)),
+                            else pixels.to_float(fake_images)),
           training_images=(None if grid is None
-                           else _images_float(real_images)),
+                           else pixels.to_float(real_images)),
           plot_path=grid)
     summary_keys = ["median_ratio", "min_ratio", "num_generated",
                     "num_training"] + [k for k in r
@@ -582,7 +575,7 @@ def evaluate(source_a, source_b=None, *,
              save_statistics: str | None = None,
              cache_dir: str | None = None,
              output: str | None = None,
-             tensorboard: bool = True,
+             tensorboard: bool | Callable[[str], Any] = True,
              progress: bool = True,
              network_cache: dict | None = None) -> dict[str, Any]:
   """Compares two image sources; see the module docstring.
@@ -613,7 +606,9 @@ def evaluate(source_a, source_b=None, *,
     output: JSON file or directory (default `<workdir>/eval/` of a workdir
       source; with neither, results are only returned and logged, and no
       plots are written).
-    tensorboard: also write TensorBoard scalars next to the JSON.
+    tensorboard: also write TensorBoard scalars next to the JSON; a callable
+      `directory -> writer` (write_scalars, flush, close) writes through
+      that writer instead (e.g. a test's).
     progress: show a progress bar with img/s.
     network_cache: a dict that keeps the feature networks between calls
       (loaded and compiled once; the periodic evaluation during training).
@@ -831,7 +826,8 @@ def evaluate(source_a, source_b=None, *,
     results["output"] = os.path.abspath(path)
     logging.info("results written to %s", path)
   if tensorboard and tensorboard_dir:
-    _write_tensorboard(tensorboard_dir, step, results)
+    _write_tensorboard(tensorboard_dir, step, results,
+                       tensorboard if callable(tensorboard) else None)
   return results
 
 

@@ -35,6 +35,7 @@ from gan import fingerprint
 from gan import inception
 from gan import inception_weights
 from gan import parallel
+from gan import pixels as pixels_lib
 from gan.errors import UserError
 
 
@@ -261,7 +262,7 @@ class EncoderNetwork:
   def _prepare(self, images: np.ndarray) -> np.ndarray:
     """float32 [B, H, W, C] in [-1, 1] -> uint8 [B, R, R, channels]."""
     channels = images.shape[-1]
-    pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    pixels = pixels_lib.to_uint8(images)
     if channels != self.channels:
       if self.channels == 1 and channels == 3:
         pixels = self._to_luminance(pixels)
@@ -282,8 +283,7 @@ class EncoderNetwork:
                    self.background)
     # What the classifier's input pipeline did, so that the encoder sees
     # exactly what it was trained on.
-    from gan import input_pipeline  # pylint: disable=g-import-not-at-top
-    return input_pipeline.pad_to_square_and_resize_batch(
+    return pixels_lib.pad_to_square_and_resize_batch(
         pixels, self.resolution, self.background)
 
   def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:

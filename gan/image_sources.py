@@ -41,6 +41,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
+from gan import pixels as pixels_lib
 from gan.errors import UserError
 from gan.metrics import statistics as statistics_lib
 
@@ -82,13 +83,13 @@ def _to_array(image, path: str) -> np.ndarray:
     # like the dataset built from it.
     from gan_datasets import mri_io  # pylint: disable=g-import-not-at-top
     pixels = mri_io.to_uint8(np.asarray(image))
-    return (pixels.astype(np.float32) / 127.5 - 1.0)[..., None]
+    return pixels_lib.to_float(pixels)[..., None]
   if mode in ("1", "L", "LA"):
     image = image.convert("L")
-    return (np.asarray(image, np.float32) / 127.5 - 1.0)[..., None]
+    return pixels_lib.to_float(image)[..., None]
   # RGB, RGBA, P, CMYK, YCbCr, ...: RGB as pytorch-fid's `.convert('RGB')`.
   image = image.convert("RGB")
-  return np.asarray(image, np.float32) / 127.5 - 1.0
+  return pixels_lib.to_float(image)
 
 
 def read_image(path: str) -> np.ndarray:
@@ -127,8 +128,7 @@ def _stack(images: list[np.ndarray]) -> np.ndarray:
   """Stacks [H, W, C] images; grayscale joins RGB by repeating its channel
   (what pytorch-fid's `.convert('RGB')` does, and exact for the network)."""
   if len({image.shape[-1] for image in images}) > 1:
-    images = [np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
-              for image in images]
+    images = [pixels_lib.to_rgb(image) for image in images]
   return np.stack(images)
 
 
@@ -265,11 +265,11 @@ class TfdsSource:
         raise UserError(f"TFDS dataset {self.name} stores {image.dtype} "
                         f"images; evaluation reads uint8 images")
       if batch and (len(batch) == batch_size or image.shape != batch[0].shape):
-        yield np.stack(batch).astype(np.float32) / 127.5 - 1.0
+        yield pixels_lib.to_float(np.stack(batch))
         batch = []
       batch.append(image)
     if batch:
-      yield np.stack(batch).astype(np.float32) / 127.5 - 1.0
+      yield pixels_lib.to_float(np.stack(batch))
 
   def describe(self) -> dict:
     return {"kind": "tfds", "name": self.name, "split": self.split,
@@ -417,8 +417,7 @@ class DataSource:
 
   def batches(self, batch_size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(self.images), batch_size):
-      yield (self.images[start:start + batch_size].astype(np.float32)
-             / 127.5 - 1.0)
+      yield pixels_lib.to_float(self.images[start:start + batch_size])
 
   def describe(self) -> dict:
     return {"kind": "data", "workdir": os.path.abspath(self.workdir),
@@ -452,7 +451,7 @@ class ArraySource:
   def batches(self, batch_size: int) -> Iterator[np.ndarray]:
     for start in range(0, len(self.images), batch_size):
       chunk = self.images[start:start + batch_size]
-      yield (chunk.astype(np.float32) / 127.5 - 1.0 if chunk.dtype == np.uint8
+      yield (pixels_lib.to_float(chunk) if chunk.dtype == np.uint8
              else np.asarray(chunk, np.float32))
 
   def describe(self) -> dict:

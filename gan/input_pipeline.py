@@ -28,6 +28,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from absl import logging
 
+from gan import pixels
 from gan import storage
 from gan.errors import UserError
 
@@ -126,41 +127,6 @@ def prepare(builder: tfds.core.DatasetBuilder,
   return builder
 
 
-def crop_to_content(image, background: int, threshold: int = 25):
-  """uint8 [H, W, 1] -> its bounding box of pixels that differ from
-  `background` by more than `threshold` (the whole image if none do): a
-  screenshot's or a film scan's empty margins go before padding."""
-  content = tf.abs(tf.cast(image[..., 0], tf.int32) - background) > threshold
-  rows = tf.where(tf.reduce_any(content, axis=1))[:, 0]
-  cols = tf.where(tf.reduce_any(content, axis=0))[:, 0]
-  return tf.cond(
-      tf.size(rows) > 0,
-      lambda: image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1],
-      lambda: image)
-
-
-def edge_value(image):
-  """The median of an image's outermost pixels (uint8 [H, W, 1] -> int32):
-  the colour its padding should have to leave no bars."""
-  edge = tf.concat([image[0, :, 0], image[-1, :, 0], image[:, 0, 0],
-                    image[:, -1, 0]], axis=0)
-  ordered = tf.sort(tf.cast(edge, tf.int32))
-  return ordered[tf.size(ordered) // 2]
-
-
-def pad_to_square_and_resize(image, resolution: int, background: int):
-  """uint8 [H, W, 1] -> uint8 [R, R, 1]: pad (aspect kept), then resize."""
-  shape = tf.shape(image)
-  h, w = shape[0], shape[1]
-  side = tf.maximum(h, w)
-  top, left = (side - h) // 2, (side - w) // 2
-  image = tf.pad(image, [[top, side - h - top], [left, side - w - left], [0, 0]],
-                 constant_values=tf.cast(background, image.dtype))
-  image = tf.image.resize(tf.cast(image, tf.float32), [resolution, resolution],
-                          method="bilinear", antialias=True)
-  return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-
-
 # Wider than this (or taller) and padding to a square leaves a small brain
 # in a large background: a screenshot (16:9 is 1.78) or a montage rather
 # than a slice (MRI grids are within 1.3, e.g. 176x208 or 256x320).
@@ -203,24 +169,6 @@ def _warn_about_sizes(sizes: np.ndarray, data, split: str,
         " (--config.data.crop_to_content=True crops empty margins)")
 
 
-def pad_to_square_and_resize_batch(pixels: np.ndarray, resolution: int,
-                                   background: int) -> np.ndarray:
-  """`pad_to_square_and_resize` on a batch of one size at once: uint8
-  [B, H, W, C] -> [B, R, R, C], the same ops and arguments (per image,
-  eager TF costs ~10 ms)."""
-  _, h, w, _ = pixels.shape
-  side = max(h, w)
-  top, left = (side - h) // 2, (side - w) // 2
-  pixels = np.pad(pixels, [(0, 0), (top, side - h - top),
-                           (left, side - w - left), (0, 0)],
-                  constant_values=background)
-  resized = tf.image.resize(tf.cast(pixels, tf.float32),
-                            [resolution, resolution], method="bilinear",
-                            antialias=True)
-  return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255),
-                 tf.uint8).numpy()
-
-
 def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Split:
   """Prepares (if needed) and loads a whole split, preprocessed, into memory."""
   builder = prepare(get_builder(data), data)
@@ -244,15 +192,15 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
   read = "train" if held_out else split
   ds = builder.as_dataset(split=read, shuffle_files=False)
   if data.get("crop_to_content"):
-    ds = ds.map(lambda ex: dict(ex, image=crop_to_content(
+    ds = ds.map(lambda ex: dict(ex, image=pixels.crop_to_content(
         ex["image"], data.background)), num_parallel_calls=tf.data.AUTOTUNE,
                 deterministic=True)
   pad_with_edge = bool(data.get("pad_with_edge"))
 
   def preprocess(ex):
-    edge = edge_value(ex["image"])
+    edge = pixels.edge_value(ex["image"])
     background = edge if pad_with_edge else data.background
-    return (pad_to_square_and_resize(ex["image"], data.resolution, background),
+    return (pixels.pad_to_square_and_resize(ex["image"], data.resolution, background),
             ex["label"], tf.shape(ex["image"])[:2], edge)
 
   ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
@@ -269,7 +217,7 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
                     f"check the data it was built from")
   images = np.concatenate(images)
   if data.channels == 3:
-    images = np.repeat(images, 3, axis=-1)
+    images = pixels.to_rgb(images)
   elif data.channels != 1:
     raise UserError(f"data.channels must be 1 or 3, got {data.channels}; set "
                     f"--config.data.channels")
@@ -361,11 +309,6 @@ class BatchSampler:
     return idx, flips
 
 
-def to_float(images: np.ndarray) -> np.ndarray:
-  """uint8 in [0, 255] -> float32 in [-1, 1]."""
-  return images.astype(np.float32) / 127.5 - 1.0
-
-
 def train_batches(split: Split, config: ml_collections.ConfigDict,
                   start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
   """This process's part of each global batch, from `start_step` on.
@@ -386,5 +329,5 @@ def train_batches(split: Split, config: ml_collections.ConfigDict,
     idx, flips = idx[me * local:(me + 1) * local], flips[me * local:(me + 1) * local]
     images = split.images[idx]
     images = np.where(flips[:, None, None, None], images[:, :, ::-1], images)
-    yield {"image": to_float(images), "label": split.labels[idx]}
+    yield {"image": pixels.to_float(images), "label": split.labels[idx]}
     step += 1

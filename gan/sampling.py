@@ -108,7 +108,7 @@ def write_grid(workdir: str, out: str, labels=None, num: int = 16,
   labels: class indices, one image each (conditional models); None samples
   `num` images (round-robin classes for a conditional model).
   """
-  from gan import image_grid  # pylint: disable=g-import-not-at-top
+  from gan import pixels  # pylint: disable=g-import-not-at-top
   if not 0 <= truncation <= 2:
     raise UserError(f"truncation must be in [0, 2], got {truncation}; 1 = "
                     f"none, 0.5-0.8 are usual")
@@ -119,7 +119,7 @@ def write_grid(workdir: str, out: str, labels=None, num: int = 16,
   images = np.concatenate(list(gen.sample(
       num, seed, labels=labels, batch_size=min(num, 64),
       truncation=truncation)))
-  grid = image_grid.make_grid(image_grid.to_uint8(images),
+  grid = pixels.make_grid(pixels.to_uint8(images),
                               rows=rows or max(1, int(np.sqrt(num))))
-  image_grid.save_png(grid, out)
+  pixels.save_png(grid, out)
   return grid

@@ -20,7 +20,7 @@ from absl import logging
 from PIL import Image
 
 import gan
-from gan import image_grid
+from gan import pixels
 from gan import sampling
 from gan import storage
 from gan.errors import UserError
@@ -64,8 +64,8 @@ def parse_counts(spec: str, class_names: list[str],
 
 
 def _to_image(array: np.ndarray) -> Image.Image:
-  pixels = image_grid.to_uint8(array)
-  return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+  image = pixels.to_uint8(array)
+  return Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
 
 
 def write_dataset(generator: sampling.Generator, output: str,

@@ -20,7 +20,7 @@ from absl import logging
 
 import gan
 from gan import checkpoint as checkpoint_lib
-from gan import image_grid
+from gan import pixels
 from gan import input_pipeline
 from gan import metric_writers
 from gan import parallel
@@ -112,11 +112,17 @@ def _format_metrics(metrics: dict[str, float]) -> str:
   return " ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       split: input_pipeline.Split | None = None):
   """Trains from scratch, or resumes from the latest checkpoint in `workdir`;
-  returns the final state."""
+  returns the final state.
+
+  split: the training images; default `input_pipeline.load_split(
+    config.data)` (tests and notebooks pass their own).
+  """
   validate_config(config)
-  split = input_pipeline.load_split(config.data)
+  if split is None:
+    split = input_pipeline.load_split(config.data)
   num_classes = split.num_classes
   if config.data.conditional and num_classes < 2:
     raise UserError(f"data.conditional needs at least 2 classes; dataset "
@@ -160,12 +166,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str):
 
     def write_grid(step):
       images = generate(state.ema_params, state.g_batch_stats, grid_z, grid_labels)
-      grid = image_grid.make_grid(image_grid.to_uint8(jax.device_get(images)),
+      grid = pixels.make_grid(pixels.to_uint8(jax.device_get(images)),
                                   rows=grid_rows)
       if grid_labels is not None:  # One row per class: say which.
-        grid = image_grid.label_rows(grid, split.class_names)
+        grid = pixels.label_rows(grid, split.class_names)
       if jax.process_index() == 0:
-        image_grid.save_png(grid, os.path.join(workdir, "samples",
+        pixels.save_png(grid, os.path.join(workdir, "samples",
                                                f"step_{step:07d}.png"))
       writer.write_images(step, {"samples_ema": grid})
 

@@ -41,18 +41,12 @@ def conditional_workdir(tmp_path_factory):
   """(workdir, final state) of a 2-step class-conditional tiny DCGAN run on
   3 synthetic classes; shared by the sampling and export tests (one
   training compile for all of them)."""
-  from gan import input_pipeline
   from gan import train
   from tests import helpers
   workdir = tmp_path_factory.mktemp("conditional_run")
   split = helpers.synthetic_split(num_classes=3)
   config = helpers.tiny_config(**{"train.num_steps": 2, "data.conditional": True})
-  original = input_pipeline.load_split
-  input_pipeline.load_split = lambda data: split
-  try:
-    state = train.train_and_evaluate(config, str(workdir))
-  finally:
-    input_pipeline.load_split = original
+  state = train.train_and_evaluate(config, str(workdir), split=split)
   return workdir, state
 
 

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import types
 
 import ml_collections
 import numpy as np
@@ -179,10 +178,8 @@ def test_statistics_sources_and_tensorboard(weights, folders, tmp_path,
     def close(self):
       pass
 
-  fake_module = types.SimpleNamespace(create_writer=lambda d: FakeWriter())
-  monkeypatch.setitem(sys.modules, "gan.metric_writers", fake_module)
-  monkeypatch.setattr("gan.metric_writers", fake_module, raising=False)
-  common = dict(inception_weights=flax_path, batch_size=8, progress=False)
+  common = dict(inception_weights=flax_path, batch_size=8, progress=False,
+                tensorboard=lambda directory: FakeWriter())
   stats_b = str(tmp_path / "b.npz")
   saved = evaluation.evaluate(folder_b, None, save_statistics=stats_b,
                               metrics=["fid"], **common)

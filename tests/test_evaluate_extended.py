@@ -26,6 +26,7 @@ from gan import features
 from gan import image_sources
 from gan import inception_weights
 from gan import input_pipeline
+from gan import pixels
 from gan import periodic_eval
 from gan.errors import UserError
 from gan.metrics import fid as fid_lib
@@ -114,11 +115,11 @@ def test_all_metrics_on_encoder_features_equal_direct_calls(
   # and resized by its input pipeline.
   files = image_sources.list_images(folders[0])
   images_a = np.stack([image_sources.read_image(p) for p in files])
-  pixels = np.stack([np.asarray(input_pipeline.pad_to_square_and_resize(
+  prepared = np.stack([np.asarray(pixels.pad_to_square_and_resize(
       np.asarray(Image.open(p))[..., None], 16, 0)) for p in files])
   np.testing.assert_array_equal(
-      network._prepare(images_a), pixels)  # pylint: disable=protected-access
-  _, direct = classifier.load(encoder).logits_and_features(pixels)
+      network._prepare(images_a), prepared)  # pylint: disable=protected-access
+  _, direct = classifier.load(encoder).logits_and_features(prepared)
   np.testing.assert_allclose(fa, direct, rtol=1e-5, atol=1e-6)
 
   m = results["metrics"]
@@ -169,8 +170,7 @@ def test_periodic_evaluation_writes_scalars(encoder, tmp_path, monkeypatch):
       "eval.every_steps": 3, "eval.metrics": "fid,prdc,memorization",
       "eval.feature": f"encoder:{encoder}", "eval.num_samples": 8,
       "eval.batch_size": 8, "eval.pr_k": 2, "eval.dc_k": 3})
-  monkeypatch.setattr(input_pipeline, "load_split", lambda data: split)
-  train.train_and_evaluate(config, str(tmp_path))
+  train.train_and_evaluate(config, str(tmp_path), split=split)
 
   # Steps 3 (every_steps) and 4 (the last step); read the events back.
   import tensorflow as tf
@@ -218,8 +218,7 @@ def test_evaluation_at_end_only_and_without_weights(encoder, tmp_path,
       **demo, "train.num_steps": 4, "log.checkpoint_every_steps": 4,
       "eval.metrics": "fid", "eval.feature": f"encoder:{encoder}",
       "eval.num_samples": 8, "eval.batch_size": 8})
-  monkeypatch.setattr(input_pipeline, "load_split", lambda data: split)
-  train.train_and_evaluate(config, str(tmp_path / "run"))
+  train.train_and_evaluate(config, str(tmp_path / "run"), split=split)
   assert sorted(os.listdir(tmp_path / "run" / "eval")) == [
       "cache", "step_000000004__vs__train.json"]
   printed = capsys.readouterr().out

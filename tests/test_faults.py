@@ -20,7 +20,7 @@ import pytest
 from gan import check_workdir
 from gan import checkpoint
 from gan import steps as families
-from gan import image_grid
+from gan import pixels
 from gan import input_pipeline
 from gan import sampling
 from gan import storage
@@ -31,8 +31,8 @@ from tests import helpers
 
 
 def _train(config, split, workdir, monkeypatch):
-  monkeypatch.setattr(input_pipeline, "load_split", lambda data: split)
-  return train.train_and_evaluate(config, str(workdir))
+  del monkeypatch  # The data is passed in.
+  return train.train_and_evaluate(config, str(workdir), split=split)
 
 
 @pytest.fixture(scope="module")
@@ -224,12 +224,12 @@ def test_disk_filling_during_a_save(run, tmp_path, monkeypatch):
 def test_whole_files_or_none(tmp_path, monkeypatch):
   grid = np.zeros((10, 10, 1), np.uint8)
   path = tmp_path / "samples" / "step_0000002.png"
-  image_grid.save_png(grid, str(path))
+  pixels.save_png(grid, str(path))
   before = path.read_bytes()
   _free_space(monkeypatch, 10)
   with pytest.raises(storage.DiskFull, match=r"^not enough disk space for a "
                      r"sample grid at .*samples: it needs 1\.0 MB, 10 B free"):
-    image_grid.save_png(grid + 255, str(path))
+    pixels.save_png(grid + 255, str(path))
   assert path.read_bytes() == before  # The old file untouched.
   monkeypatch.undo()
 
@@ -294,8 +294,8 @@ def test_labelled_rows_of_a_conditional_grid():
   """Not a fault, but the same module writes it: each class row of a grid
   gets its name on the left; the images are untouched."""
   images = np.full((6, 16, 16, 1), 128, np.uint8)
-  grid = image_grid.make_grid(images, rows=3)
-  labelled = image_grid.label_rows(grid, ["Mild", "NonDemented", "Moderate"])
+  grid = pixels.make_grid(images, rows=3)
+  labelled = pixels.label_rows(grid, ["Mild", "NonDemented", "Moderate"])
   width = labelled.shape[1] - grid.shape[1]
   assert labelled.shape[0] == grid.shape[0] and width > 20
   np.testing.assert_array_equal(labelled[:, width:], grid)

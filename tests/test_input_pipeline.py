@@ -8,13 +8,14 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from gan import input_pipeline
+from gan import pixels
 from gan.errors import UserError
 from tests import helpers
 
 
 def test_pad_to_square_keeps_aspect_and_fills_background():
   image = tf.fill([208, 176, 1], tf.constant(255, tf.uint8))  # H x W, white
-  out = input_pipeline.pad_to_square_and_resize(image, 52, background=0).numpy()
+  out = pixels.pad_to_square_and_resize(image, 52, background=0).numpy()
   assert out.shape == (52, 52, 1) and out.dtype == np.uint8
   # 208 wide after padding 16 + 16 columns: 4 of 52 output columns per side.
   assert out[:, :3].max() == 0 and out[:, -3:].max() == 0
@@ -23,7 +24,7 @@ def test_pad_to_square_keeps_aspect_and_fills_background():
 
 
 def test_to_float_range():
-  x = input_pipeline.to_float(np.array([0, 255], np.uint8))
+  x = pixels.to_float(np.array([0, 255], np.uint8))
   np.testing.assert_array_equal(x, [-1.0, 1.0])
 
 
@@ -274,13 +275,13 @@ def test_crop_to_content_before_padding():
   image = np.zeros((60, 200, 1), np.uint8)
   image[10:50, 80:120] = 200  # A 40x40 "brain" in a wide dark screenshot.
   image[30, 150] = 20  # Within the threshold of the background: not content.
-  cropped = input_pipeline.crop_to_content(tf.constant(image), 0).numpy()
+  cropped = pixels.crop_to_content(tf.constant(image), 0).numpy()
   assert cropped.shape == (40, 40, 1) and (cropped == 200).all()
   blank = np.full((8, 8, 1), 3, np.uint8)  # Nothing to crop to: unchanged.
   np.testing.assert_array_equal(
-      input_pipeline.crop_to_content(tf.constant(blank), 0).numpy(), blank)
+      pixels.crop_to_content(tf.constant(blank), 0).numpy(), blank)
   # In the pipeline: the brain fills the square instead of a thin strip.
-  out = input_pipeline.pad_to_square_and_resize(tf.constant(cropped), 32, 0)
+  out = pixels.pad_to_square_and_resize(tf.constant(cropped), 32, 0)
   assert (out.numpy() > 150).mean() > 0.9
 
 

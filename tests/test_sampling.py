@@ -37,9 +37,8 @@ def test_labels_route_to_the_generator(conditional_workdir):
 
 def test_unconditional_rejects_labels_and_missing_workdir(tmp_path, monkeypatch):
   split = helpers.synthetic_split()
-  monkeypatch.setattr(input_pipeline, "load_split", lambda data: split)
   train.train_and_evaluate(helpers.tiny_config(**{"train.num_steps": 2}),
-                           str(tmp_path / "uncond"))
+                           str(tmp_path / "uncond"), split=split)
   gen = sampling.load_generator(str(tmp_path / "uncond"))
   assert gen.num_classes == 0
   with pytest.raises(UserError, match="not class-conditional"):
