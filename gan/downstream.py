@@ -32,7 +32,7 @@ from gan import input_pipeline
 from gan import sampling
 from gan import storage
 from gan.errors import UserError
-from gan.metrics import plots
+from gan import plots
 
 
 class SyntheticSource(Protocol):

@@ -29,6 +29,7 @@ from absl import logging
 import jax
 
 from gan import evaluation
+from gan.evaluation import registry
 from gan import inception_weights
 from gan import quiet_logging
 from gan.errors import exit_on_user_error
@@ -58,35 +59,9 @@ _NUM = flags.DEFINE_integer("num_samples", 10_000, "Images generated from a "
                             "workdir (per class for a conditional model).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the generated latents.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-_KID_SIZE = flags.DEFINE_integer("kid_subset_size", 1000,
-                                 "KID subset size (shrinks to fit small N).")
-_KID_SUBSETS = flags.DEFINE_integer("kid_subsets", 100, "KID subsets.")
-_IS_SPLITS = flags.DEFINE_integer("is_splits", 10, "Inception Score splits.")
-_DEFAULTS = evaluation.MetricOptions()
-_PR_K = flags.DEFINE_integer("pr_k", _DEFAULTS.pr_k,
-                             "prdc: k of improved precision/recall.")
-_DC_K = flags.DEFINE_integer("dc_k", _DEFAULTS.dc_k,
-                             "prdc: k of density/coverage.")
-_PRD_CLUSTERS = flags.DEFINE_integer("prd_clusters", _DEFAULTS.prd_clusters,
-                                     "prd: k-means clusters.")
-_PRD_RUNS = flags.DEFINE_integer("prd_runs", _DEFAULTS.prd_runs,
-                                 "prd: clusterings averaged.")
-_LID_K = flags.DEFINE_integer("lid_k", _DEFAULTS.lid_k,
-                              "lid: neighbours per real sample.")
-_LID_BATCH = flags.DEFINE_integer("lid_batch_size", _DEFAULTS.lid_batch_size,
-                                  "lid: batch (and generated subset) size.")
-_GS_RUNS = flags.DEFINE_integer("gs_runs", _DEFAULTS.gs_runs,
-                                "geometry_score: landmark draws.")
-_GS_LANDMARKS = flags.DEFINE_integer("gs_landmarks", _DEFAULTS.gs_landmarks,
-                                     "geometry_score: landmarks per draw.")
-_MS_SSIM_PAIRS = flags.DEFINE_integer("ms_ssim_pairs", _DEFAULTS.ms_ssim_pairs,
-                                      "ms_ssim: random pairs of source_a.")
-_MEM_SHOWN = flags.DEFINE_integer("memorization_shown",
-                                  _DEFAULTS.memorization_shown,
-                                  "memorization: closest pairs in the PNG.")
-_METRIC_SEED = flags.DEFINE_integer("metric_seed", _DEFAULTS.seed,
-                                    "Seed of prd, lid, geometry_score, "
-                                    "ms_ssim draws.")
+# One flag per metric option (kid_subset_size, pr_k, lid_k, metric_seed...),
+# generated from the metric specs.
+_METRIC_OPTIONS = registry.define_flags(flags)
 _SAVE_STATS = flags.DEFINE_string("save_statistics", None, "Write source_a's "
                                   "statistics here (pytorch-fid .npz).")
 _CACHE = flags.DEFINE_string("cache_dir", None, "Cache of folder/TFDS "
@@ -107,15 +82,7 @@ def main(argv):
       _A.value, _B.value, metrics=_METRICS.value, feature=_FEATURE.value,
       inception_weights=_WEIGHTS.value, batch_size=_BATCH.value,
       num_samples=_NUM.value, seed=_SEED.value, data_dir=_DATA_DIR.value,
-      kid_subset_size=_KID_SIZE.value, kid_subsets=_KID_SUBSETS.value,
-      is_splits=_IS_SPLITS.value,
-      options=evaluation.MetricOptions(
-          pr_k=_PR_K.value, dc_k=_DC_K.value,
-          prd_clusters=_PRD_CLUSTERS.value, prd_runs=_PRD_RUNS.value,
-          lid_k=_LID_K.value, lid_batch_size=_LID_BATCH.value,
-          gs_runs=_GS_RUNS.value, gs_landmarks=_GS_LANDMARKS.value,
-          ms_ssim_pairs=_MS_SSIM_PAIRS.value,
-          memorization_shown=_MEM_SHOWN.value, seed=_METRIC_SEED.value),
+      options=_METRIC_OPTIONS(),
       save_statistics=_SAVE_STATS.value,
       cache_dir=_CACHE.value, output=_OUTPUT.value)
   print(evaluation.summary(results))

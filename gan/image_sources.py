@@ -24,13 +24,7 @@ Folder and TFDS images keep their own size (pytorch-fid's convention; the
 feature extractor resizes), while a generator draws what training saw
 (grayscale, cropped, padded to a square, resized): to compare a generator
 with its training folder as training read it, use data:WORKDIR/SPLIT.
-8-bit pixels v
-map to v / 127.5 - 1, as pytorch-fid's ToTensor and 2x - 1 do. Grayscale
-stays one channel (the network treats it as RGB with equal channels, as
-pytorch-fid's `.convert('RGB')`); other modes (RGBA, palette, ...) are
-converted to RGB as pytorch-fid does. 16-bit and float grayscale go through
-the percentile window of the project's TFDS builders
-(`gan_datasets.mri_io.to_uint8`); pytorch-fid would clip them to 8 bits.
+Image files are read by `gan.image_files` (pytorch-fid's conventions).
 """
 from __future__ import annotations
 
@@ -41,13 +35,10 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
+from gan import image_files
 from gan import pixels as pixels_lib
 from gan.errors import UserError
 from gan.metrics import statistics as statistics_lib
-
-# pytorch-fid's list (`IMAGE_EXTENSIONS`), matched case-insensitively.
-IMAGE_EXTENSIONS = ("bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff",
-                    "webp")
 
 SPEC_HELP = ("a folder of images, a statistics .npz, tfds:NAME/SPLIT[#CLASS], "
              "workdir:PATH[@STEP][#CLASS] or data:WORKDIR/SPLIT[#CLASS]")
@@ -74,64 +65,6 @@ class ImageSource(Protocol):
 # Folder.
 
 
-def _to_array(image, path: str) -> np.ndarray:
-  """PIL image -> float32 [H, W, 1 or 3] in [-1, 1]."""
-  mode = image.mode
-  if mode.startswith("I") or mode == "F":
-    # 16/32-bit or float grayscale: the percentile window the project's TFDS
-    # builders apply (`gan_datasets.mri_io.to_uint8`), so a folder compares
-    # like the dataset built from it.
-    from gan_datasets import mri_io  # pylint: disable=g-import-not-at-top
-    pixels = mri_io.to_uint8(np.asarray(image))
-    return pixels_lib.to_float(pixels)[..., None]
-  if mode in ("1", "L", "LA"):
-    image = image.convert("L")
-    return pixels_lib.to_float(image)[..., None]
-  # RGB, RGBA, P, CMYK, YCbCr, ...: RGB as pytorch-fid's `.convert('RGB')`.
-  image = image.convert("RGB")
-  return pixels_lib.to_float(image)
-
-
-def read_image(path: str) -> np.ndarray:
-  """Decodes one image file to float32 [H, W, 1 or 3] in [-1, 1].
-
-  Raises:
-    UserError: an unreadable or corrupt file, naming it.
-  """
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  try:
-    with Image.open(path) as image:
-      image.load()
-      return _to_array(image, path)
-  except UserError:
-    raise
-  except Exception as e:  # PIL raises many types for bad files.
-    reason = " ".join(str(e).split())  # One line, whatever PIL says.
-    raise UserError(f"cannot read image {path} ({type(e).__name__}: "
-                    f"{reason}); remove or replace the file") from None
-
-
-def list_images(folder: str) -> list[str]:
-  """Image files under `folder`, recursively, sorted by relative path."""
-  files = []
-  for root, dirs, names in os.walk(folder, followlinks=True):
-    dirs.sort()
-    for name in names:
-      if name.startswith("."):
-        continue
-      if name.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS:
-        files.append(os.path.join(root, name))
-  return sorted(files, key=lambda p: os.path.relpath(p, folder))
-
-
-def _stack(images: list[np.ndarray]) -> np.ndarray:
-  """Stacks [H, W, C] images; grayscale joins RGB by repeating its channel
-  (what pytorch-fid's `.convert('RGB')` does, and exact for the network)."""
-  if len({image.shape[-1] for image in images}) > 1:
-    images = [pixels_lib.to_rgb(image) for image in images]
-  return np.stack(images)
-
-
 @dataclasses.dataclass
 class FolderSource:
   """Images in a folder and its subfolders, in sorted path order.
@@ -147,9 +80,9 @@ class FolderSource:
     if not os.path.isdir(self.folder):
       raise UserError(f"image folder {self.folder} does not exist")
     self.spec = self.spec or f"folder:{self.folder}"
-    self.files = list_images(self.folder)
+    self.files = image_files.list_images(self.folder)
     if not self.files:
-      raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder "
+      raise UserError(f"no images ({', '.join(image_files.IMAGE_EXTENSIONS)}) in folder "
                       f"{self.folder}")
 
   def num_images(self) -> int:
@@ -159,18 +92,18 @@ class FolderSource:
     pending: list[np.ndarray] = []
     for path in self.files:
       try:
-        image = read_image(path)
+        image = image_files.read_image(path)
       except UserError as e:  # Training can skip such files; say how.
         raise UserError(f"{e}; or, for the folder a run trained on with "
                         f"skip_corrupt, read it as training did: "
                         f"data:WORKDIR/train") from None
       if pending and (image.shape[:2] != pending[0].shape[:2]
                       or len(pending) == batch_size):
-        yield _stack(pending)
+        yield image_files.stack(pending)
         pending = []
       pending.append(image)
     if pending:
-      yield _stack(pending)
+      yield image_files.stack(pending)
 
   def describe(self) -> dict:
     return {"kind": "folder", "path": os.path.abspath(self.folder)}
@@ -351,31 +284,6 @@ class WorkdirSource:
 # ---------------------------------------------------------------------------
 # A run's own data, preprocessed as it trained on it.
 
-# The data-config fields that decide what an image becomes in training.
-PREPROCESSING_FIELDS = ("name", "folder", "data_dir", "slice_axis",
-                        "skip_corrupt", "resolution", "channels", "background",
-                        "crop_to_content", "pad_with_edge", "test_fraction",
-                        "split_seed")
-
-
-def preprocessing(data) -> dict:
-  """What training does to an image, from its data config, for results."""
-  described = {field: data.get(field) for field in PREPROCESSING_FIELDS
-               if data.get(field) is not None}
-  described["steps"] = (
-      ("read (colour modes to grayscale by luminance, 16-bit and float "
-       "windowed to 8 bits)",)
-      + (("crop to content (pixels > 25 levels from the background)",)
-         if data.get("crop_to_content") else ())
-      + (("pad to square with each image's border median",)
-         if data.get("pad_with_edge")
-         else (f"pad to square with {data.get('background', 0)}",))
-      + (f"resize to {data.get('resolution')} px (bilinear, antialiased)",)
-      + (("gray repeated to 3 channels",) if data.get("channels") == 3
-         else ()))
-  return described
-
-
 @dataclasses.dataclass
 class DataSource:
   """The images a workdir's run was trained on (or its test split), read and
@@ -416,20 +324,16 @@ class DataSource:
     return len(self.images)
 
   def batches(self, batch_size: int) -> Iterator[np.ndarray]:
-    for start in range(0, len(self.images), batch_size):
-      yield pixels_lib.to_float(self.images[start:start + batch_size])
+    return ArraySource(self.images).batches(batch_size)
 
   def describe(self) -> dict:
     return {"kind": "data", "workdir": os.path.abspath(self.workdir),
             "split": self.split, "class": self.class_name,
             "num_images": len(self.images),
-            "preprocessing": preprocessing(self.data)}
+            "preprocessing": pixels_lib.describe_preprocessing(self.data)}
 
-  def cache_key(self) -> str:
-    digest = hashlib.sha256(b"data\0")
-    digest.update(f"{self.images.shape}\0".encode())
-    digest.update(np.ascontiguousarray(self.images).data)
-    return digest.hexdigest()
+  def cache_key(self) -> str:  # The pixels decide, as for any array.
+    return ArraySource(self.images).cache_key()
 
 
 # ---------------------------------------------------------------------------

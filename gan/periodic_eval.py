@@ -34,17 +34,11 @@ import ml_collections
 from absl import logging
 
 from gan import evaluation
+from gan.evaluation import registry
 from gan import features as features_lib
 from gan import image_sources
 from gan import inception_weights
 from gan.errors import UserError
-
-
-def metric_options(ev: ml_collections.ConfigDict) -> evaluation.MetricOptions:
-  defaults = evaluation.MetricOptions()
-  return evaluation.MetricOptions(**{
-      field: ev.get(field, getattr(defaults, field))
-      for field in evaluation.MetricOptions.__dataclass_fields__})
 
 
 class PeriodicEvaluator:
@@ -66,7 +60,7 @@ class PeriodicEvaluator:
     self.config, self.workdir, self.writer = config, workdir, writer
     self.ev = ev
     self.metrics, everything = evaluation.parse_metrics(ev.metrics)
-    self.options = metric_options(ev)
+    self.options = registry.options_from_config(ev)
     feature = features_lib.get_feature(ev.feature)  # Unknown, no encoder.
     if (not ev.get("require_weights", True)
         and feature.network == features_lib.FIDInceptionNetwork.name
@@ -133,8 +127,7 @@ class PeriodicEvaluator:
     results = evaluation.evaluate(
         samples, self.reference, metrics=self.metrics, feature=self.ev.feature,
         inception_weights=self.ev.inception_weights,
-        batch_size=self.ev.batch_size,
-        kid_subset_size=self.ev.kid_subset_size, options=self.options,
+        batch_size=self.ev.batch_size, options=self.options,
         cache_dir=os.path.join(eval_dir, "cache"),
         output=os.path.join(eval_dir, f"step_{step:09d}__vs__train.json"),
         tensorboard=False, progress=False, network_cache=self.network_cache)

@@ -25,6 +25,9 @@ from PIL import Image
 
 from gan import storage
 
+# Levels from the background that count as content (`crop_to_content`).
+CROP_THRESHOLD = 25
+
 
 def to_float(images) -> np.ndarray:
   """uint8 in [0, 255] -> float32 in [-1, 1]."""
@@ -52,7 +55,8 @@ def _tf():
   return tf
 
 
-def crop_to_content(image, background: int, threshold: int = 25):
+def crop_to_content(image, background: int,
+                    threshold: int = CROP_THRESHOLD):
   """uint8 [H, W, 1] -> its bounding box of pixels that differ from
   `background` by more than `threshold` (the whole image if none do): a
   screenshot's or a film scan's empty margins go before padding."""
@@ -160,3 +164,29 @@ def save_png(grid: np.ndarray, path: str) -> None:
   """Writes whole or not at all (gan.storage): no half-written PNGs, and a
   one-line error when the disk has no room."""
   storage.write_bytes(path, png_bytes(grid), what="a sample grid")
+
+
+# The data-config fields that decide what an image becomes in training.
+PREPROCESSING_FIELDS = ("name", "folder", "data_dir", "slice_axis",
+                        "skip_corrupt", "resolution", "channels", "background",
+                        "crop_to_content", "pad_with_edge", "test_fraction",
+                        "split_seed")
+
+
+def describe_preprocessing(data) -> dict:
+  """What training does to an image, from its data config, for results."""
+  described = {field: data.get(field) for field in PREPROCESSING_FIELDS
+               if data.get(field) is not None}
+  described["steps"] = (
+      ("read (colour modes to grayscale by luminance, 16-bit and float "
+       "windowed to 8 bits)",)
+      + ((f"crop to content (pixels > {CROP_THRESHOLD} levels from the "
+          "background)",)
+         if data.get("crop_to_content") else ())
+      + (("pad to square with each image's border median",)
+         if data.get("pad_with_edge")
+         else (f"pad to square with {data.get('background', 0)}",))
+      + (f"resize to {data.get('resolution')} px (bilinear, antialiased)",)
+      + (("gray repeated to 3 channels",) if data.get("channels") == 3
+         else ()))
+  return described

@@ -23,6 +23,7 @@ from configs import classifier_alzheimers
 from gan import classifier
 from gan import evaluation
 from gan import features
+from gan import image_files
 from gan import image_sources
 from gan import inception_weights
 from gan import input_pipeline
@@ -113,8 +114,8 @@ def test_all_metrics_on_encoder_features_equal_direct_calls(
   assert fa.shape == (12, 8) and fb.shape == (10, 8)
   # ... which are the classifier's own features of the 8-bit images padded
   # and resized by its input pipeline.
-  files = image_sources.list_images(folders[0])
-  images_a = np.stack([image_sources.read_image(p) for p in files])
+  files = image_files.list_images(folders[0])
+  images_a = np.stack([image_files.read_image(p) for p in files])
   prepared = np.stack([np.asarray(pixels.pad_to_square_and_resize(
       np.asarray(Image.open(p))[..., None], 16, 0)) for p in files])
   np.testing.assert_array_equal(

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
+from gan import plots
 from gan.errors import UserError
 from gan.metrics import geometry_score as gs
 
@@ -86,7 +87,9 @@ def test_geometry_score_separates_circle_from_blob(tmp_path):
   same = gs.geometry_score(circle, _circle(200, 6), num_runs=8, gamma=0.1,
                            seed=0)
   diff = gs.geometry_score(circle, _blob(200, 7), num_runs=8, gamma=0.1,
-                           seed=0, plot_path=path)
+                           seed=0)
+  plots.plot_mrlt({"real": diff["mrlt_real"], "generated": diff["mrlt_fake"]},
+                  path)
   assert diff["geometry_score"] > same["geometry_score"]
   assert diff["geometry_score_x1000"] == pytest.approx(
       1000 * diff["geometry_score"])

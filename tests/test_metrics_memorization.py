@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from gan import plots
 from gan.errors import UserError
 from gan.metrics import distances
 from gan.metrics import memorization
@@ -21,7 +22,8 @@ def test_ratios_match_brute_force_and_find_copies(tmp_path):
   generated[5] = train[2] + 1e-3               # A near copy.
   path = os.path.join(tmp_path, "memorisation.png")
   out = memorization.memorization_audit(generated, train, num_shown=4,
-                                        plot_path=path, block_size=16)
+                                        block_size=16)
+  plots.plot_memorization(out, generated, train, path)
   g = generated.reshape(12, -1)
   t = train.reshape(40, -1)
   d_gt = distances.pairwise_distances(g, t)
@@ -55,5 +57,6 @@ def test_bad_inputs_are_user_errors():
   with pytest.raises(UserError, match="at least 2"):
     memorization.memorization_audit(np.zeros((3, 4)), np.zeros((1, 4)))
   with pytest.raises(UserError, match="generated_images"):
-    memorization.memorization_audit(np.zeros((3, 4)), np.ones((5, 4)),
-                                    plot_path="/tmp/unused.png")
+    plots.plot_memorization(
+        memorization.memorization_audit(np.zeros((3, 4)), np.ones((5, 4))),
+        np.zeros((3, 4)), np.ones((5, 4)), "/tmp/unused.png")

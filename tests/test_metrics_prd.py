@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from gan import plots
 from gan.errors import UserError
 from gan.metrics import prd
 
@@ -70,7 +71,8 @@ def test_prd_end_to_end_matches_histogram_computation(tmp_path):
   real = _blobs(4, [50, 50, 50, 50], centres)
   fake = _blobs(5, [100, 100, 0, 0], centres)
   path = os.path.join(tmp_path, "prd.png")
-  out = prd.prd(real, fake, num_clusters=4, num_runs=2, plot_path=path)
+  out = prd.prd(real, fake, num_clusters=4, num_runs=2)
+  plots.plot_prd({"generated": (out["precision"], out["recall"])}, path)
   # With separated modes every run recovers the modes: ref [.25]*4,
   # eval [.5, .5, 0, 0] (in some cluster order).
   p, r = _numpy_prd([0.5, 0.5, 0, 0], [0.25] * 4, 1001)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from gan.errors import UserError
+from gan.metrics import balls
 from gan.metrics import distances
 from gan.metrics import prdc as ours
 
@@ -105,9 +106,9 @@ def test_block_fallback_matches_prdc():
   px, py = distances.prepare(real, fake, 32)
   rk, _ = distances.nearest_neighbours(real, k=5)
   fk, _ = distances.nearest_neighbours(fake, k=5)
-  a = distances.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=32,
+  a = balls.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=32,
                             capacity=0)
-  b = distances.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=32,
+  b = balls.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=32,
                             prepared=(px, py))
   for key in a:
     np.testing.assert_array_equal(a[key], b[key])
@@ -139,9 +140,9 @@ def test_ball_counts_row_overflow_reruns_block():
   real, fake = _sets(seed=4, n_real=200, n_fake=180, dim=256)
   rk, _ = distances.nearest_neighbours(real, k=5)
   fk, _ = distances.nearest_neighbours(fake, k=5)
-  a = distances.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=64,
+  a = balls.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=64,
                             max_rows=1)
-  b = distances.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=64)
+  b = balls.ball_counts(real, fake, rk[:, 4], fk[:, 4], block_size=64)
   for key in a:
     np.testing.assert_array_equal(a[key], b[key])
   want = prdc.compute_prdc(real, fake, 5)
@@ -282,7 +283,7 @@ def test_ball_counts_lattice_ties_on_every_path(strict):
               x_in_y_balls=inside(d, fr[None, :]).any(1),
               y_in_any_x_ball=inside(d, rra[:, None]).any(0))
   for capacity in (0, 8, 64):
-    got = distances.ball_counts(real, fake, rr, fr, rra, strict=strict,
+    got = balls.ball_counts(real, fake, rr, fr, rra, strict=strict,
                                 block_size=64, capacity=capacity)
     for key in want:
       np.testing.assert_array_equal(got[key], want[key], err_msg=key)

@@ -153,12 +153,11 @@ def geometry_score(real_features, fake_features,
                    num_runs: int = DEFAULT_NUM_RUNS,
                    num_landmarks: int = DEFAULT_NUM_LANDMARKS,
                    gamma: float | None = None, i_max: int = DEFAULT_I_MAX,
-                   seed: int = 0, plot_path: str | None = None) -> dict:
+                   seed: int = 0) -> dict:
   """Geometry Score of real vs fake features.
 
   real_features: [N, D], fake_features: [M, D] (float64 inside).
   gamma: None for the reference's 1/128 * n / 5000 per set.
-  plot_path: if given, both MRLTs are plotted there as a PNG.
   Returns a dict:
     geometry_score: float >= 0 (<= 2), lower is better;
     geometry_score_x1000: float, piq's scale;
@@ -174,9 +173,6 @@ def geometry_score(real_features, fake_features,
   b = mean_relative_living_times(fake, num_runs, num_landmarks, gamma, i_max,
                                  seed + 1)
   score = float(np.sum((a["mrlt"] - b["mrlt"]) ** 2))
-  if plot_path:
-    from gan.metrics import plots
-    plots.plot_mrlt({"real": a["mrlt"], "generated": b["mrlt"]}, plot_path)
   return dict(geometry_score=score, geometry_score_x1000=1000 * score,
               mrlt_real=a["mrlt"], mrlt_fake=b["mrlt"],
               gamma_real=a["gamma"], gamma_fake=b["gamma"],

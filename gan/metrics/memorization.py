@@ -34,17 +34,12 @@ def _flatten(name, x):
 def memorization_audit(generated, training,
                        thresholds=DEFAULT_THRESHOLDS,
                        num_shown: int = DEFAULT_NUM_SHOWN,
-                       generated_images=None, training_images=None,
-                       plot_path: str | None = None,
                        block_size: int = distances.DEFAULT_BLOCK_SIZE) -> dict:
   """Nearest-training-neighbour ratios of generated samples.
 
   generated: [M, ...] features (or images, flattened), training: [N, ...]
   of the same trailing size; N >= 2.
-  generated_images, training_images: [M, H, W, C] / [N, H, W, C] in [-1, 1]
-  for the PNG grid (default: `generated`/`training` when they are images).
-  plot_path: if given, a grid of the `num_shown` closest pairs (lowest
-  ratio first) is saved there.
+  (`gan.plots.plot_memorization` draws the `num_shown` closest pairs.)
   Returns a dict:
     ratio: [M] float64 >= 0; nearest_training_index: [M] int64;
     nearest_training_distance: [M] float64; training_radius: [M] float64
@@ -76,15 +71,4 @@ def memorization_audit(generated, training,
              num_training=int(train.shape[0]))
   for t in thresholds:
     out[f"fraction_below_{t:g}"] = float(np.mean(ratio < t))
-  if plot_path:
-    gen_img = generated if generated_images is None else generated_images
-    train_img = training if training_images is None else training_images
-    gen_img, train_img = np.asarray(gen_img), np.asarray(train_img)
-    if gen_img.ndim != 4 or train_img.ndim != 4:
-      raise UserError("the memorisation grid needs [N, H, W, C] images; pass "
-                      "generated_images and training_images")
-    from gan.metrics import plots
-    captions = [f"ratio {ratio[g]:.3f}" for g in order]
-    plots.plot_pairs(gen_img[order], train_img[nn_idx[order]], plot_path,
-                     captions=captions)
   return out

@@ -149,13 +149,11 @@ def prd(real_features, fake_features,
         num_angles: int = DEFAULT_NUM_ANGLES,
         num_runs: int = DEFAULT_NUM_RUNS,
         num_inits: int = DEFAULT_NUM_INITS,
-        max_iter: int = DEFAULT_MAX_ITER, seed: int = 0,
-        plot_path: str | None = None, label: str = "generated") -> dict:
+        max_iter: int = DEFAULT_MAX_ITER, seed: int = 0) -> dict:
   """PRD of generated (fake) vs real features.
 
   real_features: [N, D], fake_features: [M, D] (k-means in float32 on the
   centred union; curve arithmetic in float64).
-  plot_path: if given, the PRD curve is saved there as a PNG.
   Returns a dict:
     precision, recall: [num_angles] float64 in [0, 1], averaged over runs;
     f_8: float in [0, 1], max F_8 (recall-weighted);
@@ -190,7 +188,4 @@ def prd(real_features, fake_features,
              num_real=int(real.shape[0]), num_fake=int(fake.shape[0]),
              num_clusters=num_clusters, num_runs=num_runs,
              num_angles=num_angles)
-  if plot_path:
-    from gan.metrics import plots
-    plots.plot_prd({label: (precision, recall)}, plot_path)
   return out

@@ -27,6 +27,7 @@ torch-fidelity's PRC (`strict=False`).
 """
 from __future__ import annotations
 
+from gan.metrics import balls
 from gan.metrics import distances
 
 DEFAULT_K_PRECISION_RECALL = 3
@@ -62,18 +63,18 @@ def precision_recall_density_coverage(
   ks = sorted({k_precision_recall, k_density_coverage})
   real_radii = distances.kth_neighbour_distances(prepared[0], ks)
   fake_radii = distances.kth_neighbour_distances(prepared[1], ks)
-  balls = distances.ball_counts(
+  counts = balls.ball_counts(
       real, fake,
       radii_x=real_radii[k_density_coverage],
       radii_y=fake_radii[k_precision_recall],
       radii_x_any=real_radii[k_precision_recall],
       strict=strict, block_size=block_size, prepared=prepared)
   return dict(
-      precision=float(balls["y_in_any_x_ball"].mean()),
-      recall=float(balls["x_in_y_balls"].mean()),
+      precision=float(counts["y_in_any_x_ball"].mean()),
+      recall=float(counts["x_in_y_balls"].mean()),
       # (1/k) * mean, as prdc: mean / k differs in the last bit for most counts.
-      density=float((1.0 / k_density_coverage) * balls["y_in_x_balls"].mean()),
-      coverage=float(balls["x_covered"].mean()),
+      density=float((1.0 / k_density_coverage) * counts["y_in_x_balls"].mean()),
+      coverage=float(counts["x_covered"].mean()),
       num_real=int(real.shape[0]), num_fake=int(fake.shape[0]),
       k_precision_recall=int(k_precision_recall),
       k_density_coverage=int(k_density_coverage), strict=bool(strict))

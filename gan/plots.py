@@ -1,4 +1,5 @@
-"""PNG plots of metric results (matplotlib Agg), written atomically.
+"""PNG plots of results (matplotlib Agg), written atomically: the reporting
+layer of the evaluation and the downstream benchmark (metrics stay pure).
 
 Each figure is rendered in memory and written by `gan.storage` (free space
 checked, temporary file renamed into place), so a reader (TensorBoard, a
@@ -11,6 +12,7 @@ import io
 import numpy as np
 
 from gan import storage
+from gan.errors import UserError
 
 
 def _pyplot():
@@ -105,3 +107,22 @@ def plot_pairs(left_images, right_images, path: str, captions=None,
     if captions is not None:
       axes[p, 0].set_ylabel(captions[p], fontsize=8)
   return save_figure(fig, path)
+
+
+def plot_memorization(result: dict, generated_images, training_images,
+                      path: str) -> str:
+  """The `num_shown` closest pairs of a memorisation audit, lowest ratio first.
+
+  result: `gan.metrics.memorization.memorization_audit`'s dict.
+  generated_images, training_images: [M, H, W, C] / [N, H, W, C] in [-1, 1].
+  """
+  generated = np.asarray(generated_images)
+  training = np.asarray(training_images)
+  if generated.ndim != 4 or training.ndim != 4:
+    raise UserError("the memorisation grid needs [N, H, W, C] images; pass "
+                    "generated_images and training_images")
+  order = result["closest_generated"]
+  captions = [f"ratio {result['ratio'][g]:.3f}" for g in order]
+  return plot_pairs(generated[order],
+                    training[result["nearest_training_index"][order]], path,
+                    captions=captions)

@@ -1,0 +1,1 @@
+"""One `MetricSpec` per metric (`gan.evaluation.spec`), one file each."""
