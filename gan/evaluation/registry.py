@@ -143,8 +143,3 @@ def options_from_config(ev):
   defaults = MetricOptions()
   return MetricOptions(**{o.name: ev.get(o.name, getattr(defaults, o.name))
                           for o in OPTIONS})
-
-
-def options_help() -> str:
-  """Which flag tunes which metric (for `--helpfull` and docs)."""
-  return "; ".join(f"{s.name}: {s.flags_text()}" for s in SPECS if s.options)
