@@ -22,9 +22,15 @@ def finite(tree) -> jax.Array:
   statistics) are all finite. A non-finite gradient always shows there
   (Adam turns it into NaN parameters), and so does any other fault.
   """
-  return jnp.all(jnp.array([jnp.all(jnp.isfinite(x))
-                            for x in jax.tree.leaves(tree)
-                            if jnp.issubdtype(x.dtype, jnp.inexact)]))
+  checks = jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+                      if jnp.issubdtype(x.dtype, jnp.inexact)])
+  # The smallest check, through a sort: XLA:CPU would otherwise rewrite the
+  # reduction into a chain of scalar ANDs and fuse a copy of that chain into
+  # every consumer (each leaf's select in `keep_if_finite`), a program
+  # quadratic in the number of leaves: a 445-leaf FastGAN step compiled in
+  # ~230 s. A sort is never fused or unrolled, so the check is computed
+  # once. (An optimization barrier does not survive XLA:CPU's pipeline.)
+  return jnp.sort(checks.astype(jnp.int32))[0] > 0
 
 
 def keep_if_finite(new_state, state, metrics: dict):
