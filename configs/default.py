@@ -67,6 +67,18 @@ def get_config():
   sg2.mbstd_group_size = 4            # Minibatch-std group (per device batch).
   sg2.mbstd_num_channels = 1
   sg2.dtype = "float32"               # "bfloat16": convolutions in bf16 (GPU/TPU).
+  # FastGAN (model.name = "fastgan") only; latent_dim is z's size (the
+  # reference: 256). Configs: configs/fastgan_*.py.
+  model.fastgan = fg = ml_collections.ConfigDict()
+  # G widths: ngf x (16, 8, 4, 2, 2, 1, 0.5) at 4, 8, ..., 256 px.
+  fg.ngf = 64
+  # D widths: ndf x (16, 8, 4, 2, 1, 0.5) at 8, 16, ..., 256 px.
+  fg.ndf = 64
+  fg.decoder_channels = 32            # D's reconstruction decoders: 32 x (4, 2, 2, 1).
+  fg.spectral_norm = True             # On every G and D layer, as the reference.
+  # Weight of D's self-supervised reconstruction loss (L1 + L1 of image
+  # gradients, in place of the reference's LPIPS, which needs VGG weights).
+  fg.reconstruction_weight = 1.0
 
   # ---- Training -------------------------------------------------------------
   config.train = train = ml_collections.ConfigDict()
@@ -83,7 +95,8 @@ def get_config():
   train.d_learning_rate = 2e-4
   train.adam_b1 = 0.5
   train.adam_b2 = 0.999
-  # EMA of G's weights (the generator that samples and is evaluated).
+  # EMA of G's weights (the generator that samples and is evaluated);
+  # DCGAN and FastGAN.
   train.ema_decay = 0.999
   # StyleGAN2 only: lazy regularisation, path length, style mixing, EMA.
   train.r1_interval = 16              # Lazy R1: every 16 steps, weighted by 16.
@@ -103,7 +116,7 @@ def get_config():
   # one that reads back).
   train.on_corrupt_checkpoint = "stop"
 
-  # ---- Discriminator augmentation (StyleGAN2 only) ----------------------------
+  # ---- Discriminator augmentation (StyleGAN2; FastGAN: diffaugment only) ------
   config.augment = augment = ml_collections.ConfigDict()
   # none | ada (StyleGAN2-ADA, adaptive p) | diffaugment (fixed policy).
   augment.kind = "none"

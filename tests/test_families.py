@@ -4,6 +4,7 @@ import jax
 import pytest
 
 from configs import default
+from configs import fastgan_test
 from configs import stylegan2_test
 from gan import losses
 from gan import steps
@@ -20,8 +21,8 @@ _STATE_FIELDS = {"step", "g_params", "g_batch_stats", "d_params",
 
 @pytest.mark.parametrize("name", steps.names())
 def test_every_family_meets_the_protocol(name):
-  config = (stylegan2_test.get_config() if name == "stylegan2"
-            else helpers.tiny_config())
+  config = {"stylegan2": stylegan2_test.get_config,
+            "fastgan": fastgan_test.get_config}.get(name, helpers.tiny_config)()
   assert config.model.name == name
   family = steps.get(config)
   missing = [a for a in _PROTOCOL if not hasattr(family, a)]
@@ -36,7 +37,8 @@ def test_unknown_model_is_one_line():
   config = helpers.tiny_config()
   config.model.name = "biggan"
   with pytest.raises(UserError, match=r"unknown model 'biggan'; set "
-                     r"--config.model.name to one of \['dcgan', 'stylegan2'\]"):
+                     r"--config.model.name to one of \['dcgan', 'fastgan', "
+                     r"'stylegan2'\]"):
     train.validate_config(config)
 
 

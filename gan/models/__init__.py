@@ -4,7 +4,7 @@ Networks only: how each family trains them is `gan/steps/` (by the same
 `config.model.name`). Adding networks is adding a module with a `Generator`,
 a `Discriminator`, a `SUPPORTED_RESOLUTIONS` tuple and a line in `_REGISTRY`.
 A module with its own `create(config, num_classes)` builds itself from its
-config section (e.g. `config.model.stylegan2`).
+config section (e.g. `config.model.stylegan2`, `config.model.fastgan`).
 """
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import ml_collections
 
 from gan.errors import UserError
 from gan.models import dcgan
+from gan.models import fastgan
 from gan.models import stylegan2
 
 _REGISTRY = {
     "dcgan": dcgan,
+    "fastgan": fastgan,
     "stylegan2": stylegan2,
 }
 
@@ -41,7 +43,7 @@ def create(config: ml_collections.ConfigDict, num_classes: int,
   """
   module = get_module(config.model.name)
   if hasattr(module, "create"):
-    return module.create(config, num_classes)
+    return module.create(config, num_classes, bn_axis_name=bn_axis_name)
   resolution = config.data.resolution
   if resolution not in module.SUPPORTED_RESOLUTIONS:
     raise UserError(

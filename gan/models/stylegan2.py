@@ -396,8 +396,10 @@ class Discriminator(nn.Module):
     return jnp.sum(out * cmap, axis=-1) / math.sqrt(cmap_dim)
 
 
-def create(config, num_classes: int, dtype=None):
-  """(Generator, Discriminator) from `config.model.stylegan2`."""
+def create(config, num_classes: int, dtype=None, bn_axis_name=None):
+  """(Generator, Discriminator) from `config.model.stylegan2` (no BatchNorm:
+  `bn_axis_name` is not read)."""
+  del bn_axis_name
   s = config.model.stylegan2
   check_resolution(config.data.resolution)
   if dtype is None:

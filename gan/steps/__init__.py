@@ -3,7 +3,10 @@
 A family is one module here with:
   LOSSES                  the `train.loss` names its step can run;
   IGNORED_FIELDS          config fields (dotted prefixes) it never reads:
-                          not compared on resume, named when set;
+                          not compared on resume, named when set (the
+                          other families' sections `model.<name>.` are
+                          added here: a new family's section is ignored
+                          by the others without touching them);
   validate(config)        one-line UserErrors for values it cannot run;
   create_train_state(config, num_classes) -> state
                           a flax.struct dataclass with at least step,
@@ -28,10 +31,12 @@ from gan import checkpoint
 from gan import losses
 from gan.errors import UserError
 from gan.steps import dcgan
+from gan.steps import fastgan
 from gan.steps import stylegan2
 
 _FAMILIES = {
     "dcgan": dcgan,
+    "fastgan": fastgan,
     "stylegan2": stylegan2,
 }
 
@@ -65,10 +70,10 @@ def validate(config) -> None:
 def ignored_fields_set(config, defaults) -> list[str]:
   """Fields of `config` that differ from `defaults` but that the family of
   `config.model.name` never reads, as 'field=value'."""
-  family = get(config)
+  ignored = ignored_on_resume(config)
   current, default = _flatten(config.to_dict()), _flatten(defaults.to_dict())
   return [f"{key}={value!r}" for key, value in sorted(current.items())
-          if key.startswith(family.IGNORED_FIELDS) and key in default
+          if key.startswith(ignored) and key in default
           and value != default[key]]
 
 
@@ -86,12 +91,19 @@ def config_differences(saved: dict, current: dict) -> list[str]:
   """`checkpoint.config_differences` without the fields the current
   family never reads (a DCGAN's model.stylegan2.*, a StyleGAN2's widths)."""
   name = (current.get("model") or {}).get("name")
-  ignored = _FAMILIES[name].IGNORED_FIELDS if name in _FAMILIES else ()
+  ignored = _ignored(name) if name in _FAMILIES else ()
   return checkpoint.config_differences(saved, current, ignored=ignored)
 
 
 def ignored_on_resume(config) -> tuple[str, ...]:
-  return get(config).IGNORED_FIELDS
+  """The fields (dotted prefixes) the family of `config` never reads."""
+  get(config)  # One-line error for an unknown family.
+  return _ignored(config.model.name)
+
+
+def _ignored(name: str) -> tuple[str, ...]:
+  others = tuple(f"model.{other}." for other in _FAMILIES if other != name)
+  return tuple(_FAMILIES[name].IGNORED_FIELDS) + others
 
 
 def create_train_state(config, num_classes: int):
