@@ -47,6 +47,10 @@ def get_config():
   data.conditional = False            # Feed class labels to G and D.
   data.class_balanced = False         # Sample every class equally often.
   data.random_flip = False            # Random left-right flips of real images.
+  # Train on these classes only (comma-separated names, e.g.
+  # "ModerateDemented"); the label space stays the data set's, so a
+  # conditional model keeps its shapes (for transfer) and draws these classes.
+  data.classes = ml_collections.config_dict.placeholder(str)
 
   # ---- Model ----------------------------------------------------------------
   config.model = model = ml_collections.ConfigDict()
@@ -115,6 +119,18 @@ def get_config():
   # <workdir>/corrupt_checkpoints/, never deleted, and resume from the latest
   # one that reads back).
   train.on_corrupt_checkpoint = "stop"
+
+  # ---- Transfer (gan/transfer.py) -----------------------------------------
+  # Start a new run from another workdir's trained G, D and EMA (same
+  # network config; fresh optimizers, step 0), e.g. to adapt to a rare class
+  # with data.classes. Ignored once this run's workdir has a checkpoint.
+  config.transfer = transfer = ml_collections.ConfigDict()
+  transfer.from_workdir = ml_collections.config_dict.placeholder(str)
+  transfer.from_step = ml_collections.config_dict.placeholder(int)  # None = latest.
+  # FreezeD (Mo et al. 2020): keep D's first N blocks (from the image side)
+  # at the source's weights (the blocks of each family: gan/models/*.py,
+  # `discriminator_blocks`); 0 = fine-tune all of D.
+  transfer.freeze_d_blocks = 0
 
   # ---- Discriminator augmentation (StyleGAN2; FastGAN: diffaugment only) ------
   config.augment = augment = ml_collections.ConfigDict()

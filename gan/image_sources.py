@@ -229,7 +229,8 @@ class WorkdirSource:
   """Samples of the EMA generator of a training workdir.
 
   `num_samples` images for an unconditional model; for a conditional one,
-  `num_samples` per class (classes in order), or only for `class_name`.
+  `num_samples` per class it was trained on (in order; `data.classes`), or
+  only for `class_name`.
   """
   workdir: str
   step: int | None = None
@@ -250,7 +251,7 @@ class WorkdirSource:
         self.classes = [class_index(self.class_name, names,
                                        f"the model of {self.workdir}")]
       else:
-        self.classes = list(range(self.generator.num_classes))
+        self.classes = list(self.generator.drawn_labels)  # Trained ones.
     else:
       if self.class_name is not None:
         raise UserError(f"the model of {self.workdir} is unconditional; drop "

@@ -236,7 +236,47 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
            f"of 'train' held out as 'test', stratified by class, seed {seed})")
   logging.info("Loaded %s/%s%s: %d images at %d px, classes %s", data.name,
                split, how, len(images), data.resolution, class_names)
-  return Split(images, labels, class_names)
+  return select_classes(Split(images, labels, class_names), data, split)
+
+
+def selected_class_names(data: ml_collections.ConfigDict,
+                         class_names: list[str]) -> list[str]:
+  """The classes `data.classes` names (all when unset), in the data set's
+  order; a one-line error for a name the data set does not have."""
+  spec = data.get("classes")
+  if not spec:
+    return list(class_names)
+  wanted = [name.strip() for name in str(spec).split(",") if name.strip()]
+  unknown = [name for name in wanted if name not in class_names]
+  if unknown or not wanted:
+    raise UserError(f"data.classes={spec!r}: no class {unknown or spec!r} in "
+                    f"dataset {data.name!r}; its classes are {class_names} "
+                    f"(comma-separated, e.g. --config.data.classes="
+                    f"{class_names[-1]})")
+  return [name for name in class_names if name in wanted]
+
+
+def select_classes(split: Split, data: ml_collections.ConfigDict,
+                   where: str = "train") -> Split:
+  """The images of the classes in `data.classes` (all when unset).
+
+  The class names (the label space) stay the data set's, so a conditional
+  model has the same shapes whatever it trains on. Idempotent.
+  """
+  names = selected_class_names(data, split.class_names)
+  if names == list(split.class_names):
+    return split
+  keep_labels = [split.class_names.index(name) for name in names]
+  keep = np.isin(split.labels, keep_labels)
+  empty = [name for name, label in zip(names, keep_labels)
+           if not np.any(split.labels == label)]
+  if empty:
+    raise UserError(f"data.classes: split {where!r} of dataset "
+                    f"{data.name!r} has no images of {empty}; drop them "
+                    f"from --config.data.classes")
+  logging.info("data.classes: %d of %d images (%s)", int(keep.sum()),
+               len(split), ", ".join(names))
+  return Split(split.images[keep], split.labels[keep], list(split.class_names))
 
 
 def stratified_holdout(labels: np.ndarray, fraction: float,

@@ -38,6 +38,7 @@ from gan.evaluation import registry
 from gan import features as features_lib
 from gan import image_sources
 from gan import inception_weights
+from gan import input_pipeline
 from gan.errors import UserError
 
 
@@ -103,7 +104,9 @@ class PeriodicEvaluator:
       self.generator = sampling.Generator(
           config=config, params=None, batch_stats=None,
           class_names=class_names,
-          num_classes=num_classes if config.data.conditional else 0, step=0)
+          num_classes=num_classes if config.data.conditional else 0, step=0,
+          classes=input_pipeline.selected_class_names(config.data,
+                                                      class_names))
     logging.info("Evaluating %s (feature %s) on %d samples %s",
                  ",".join(self.metrics), ev.feature, ev.num_samples,
                  f"every {self.every_steps} steps and at the end"

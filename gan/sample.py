@@ -37,8 +37,7 @@ def main(argv):
   tf.config.set_visible_devices([], "GPU")
   quiet_logging.install()
   generator = sampling.load_generator(FLAGS.workdir, FLAGS.step)
-  names = generator.class_names if generator.num_classes else [
-      generator.class_names[0] if len(generator.class_names) == 1 else "synthetic"]
+  names = synthetic_dataset.output_class_names(generator)
   real_counts = None
   if FLAGS.num.strip() == "balance" and generator.num_classes:
     split = input_pipeline.load_split(generator.config.data)

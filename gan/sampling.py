@@ -22,6 +22,18 @@ class Generator:
   class_names: list[str]
   num_classes: int          # 0 for an unconditional model.
   step: int
+  # The classes it was trained on (`data.classes`; None: all of
+  # class_names): what it draws by default, and the name of an unconditional
+  # model's samples when that is one class.
+  classes: list[str] | None = None
+
+  @property
+  def drawn_classes(self) -> list[str]:
+    return list(self.classes or self.class_names)
+
+  @property
+  def drawn_labels(self) -> list[int]:
+    return [self.class_names.index(name) for name in self.drawn_classes]
 
   @property
   def resolution(self) -> int:
@@ -52,8 +64,9 @@ class Generator:
              truncation: float = 1.0) -> Iterator[np.ndarray]:
     """Yields float32 [B, R, R, C] batches in [-1, 1], `num` images in all.
 
-    labels: [num] class indices for a conditional model; None draws classes
-    round-robin (conditional) or none (unconditional). Deterministic for a
+    labels: [num] class indices for a conditional model; None draws the
+    classes it was trained on round-robin (conditional) or none
+    (unconditional). Deterministic for a
     given (seed, batch_size): BatchNorm uses the statistics of each generated
     batch, so every batch is generated at the full `batch_size`.
     truncation: StyleGAN2's psi (1 = none; smaller trades diversity for
@@ -63,7 +76,8 @@ class Generator:
     if labels is not None and len(labels) != num:
       raise ValueError(f"got {len(labels)} labels for {num} samples")
     if labels is None and self.num_classes:
-      labels = np.arange(num, dtype=np.int32) % self.num_classes
+      drawn = np.asarray(self.drawn_labels, np.int32)
+      labels = drawn[np.arange(num) % len(drawn)]
     key = jax.random.key(seed)
     latent_dim = self.config.model.latent_dim
     for i, start in enumerate(range(0, num, batch_size)):
@@ -97,7 +111,8 @@ def load_generator(workdir: str, step: int | None = None) -> Generator:
   state = checkpointer.restore(template, config, step)
   return Generator(config=config, params=state.ema_params,
                    batch_stats=state.g_batch_stats, class_names=class_names,
-                   num_classes=int(meta["num_classes"]), step=int(state.step))
+                   num_classes=int(meta["num_classes"]), step=int(state.step),
+                   classes=meta.get("classes"))
 
 
 def write_grid(workdir: str, out: str, labels=None, num: int = 16,

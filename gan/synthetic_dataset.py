@@ -63,6 +63,17 @@ def parse_counts(spec: str, class_names: list[str],
   return counts
 
 
+def output_class_names(generator: sampling.Generator) -> list[str]:
+  """The folders a generator's samples go to: the classes it was trained on,
+  under their real names (a model adapted to one class with `data.classes`
+  writes that class, conditional or not); "synthetic" for an unconditional
+  model of several classes."""
+  drawn = generator.drawn_classes
+  if generator.num_classes:
+    return drawn
+  return [drawn[0] if len(drawn) == 1 else "synthetic"]
+
+
 def _to_image(array: np.ndarray) -> Image.Image:
   image = pixels.to_uint8(array)
   return Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)

@@ -26,6 +26,7 @@ from gan import metric_writers
 from gan import parallel
 from gan import periodic_eval
 from gan import steps
+from gan import transfer
 from gan.errors import UserError
 
 
@@ -36,6 +37,7 @@ class TrainingFault(Exception):
 def validate_config(config: ml_collections.ConfigDict) -> None:
   """Raises a one-line UserError for config values that cannot work."""
   steps.validate(config)
+  transfer.validate(config)
   if config.train.get("on_corrupt_checkpoint", "stop") not in (
       checkpoint_lib.ON_CORRUPT):
     raise UserError(f"train.on_corrupt_checkpoint must be 'stop' or "
@@ -48,13 +50,17 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   parallel.check_global_batch(config.train.batch_size)
 
 
-def grid_inputs(config, num_classes: int):
-  """Fixed latents (and labels: one row per class) for sample grids."""
+def grid_inputs(config, classes: list[int]):
+  """Fixed latents (and labels: one row per class drawn) for sample grids.
+
+  classes: the label of each row of a conditional model (the classes it
+  trains on).
+  """
   n = config.log.grid_size
-  if config.data.conditional and num_classes:
-    cols = max(1, n // num_classes)
-    labels = np.repeat(np.arange(num_classes, dtype=np.int32), cols)
-    rows = num_classes
+  if config.data.conditional and classes:
+    cols = max(1, n // len(classes))
+    labels = np.repeat(np.asarray(classes, dtype=np.int32), cols)
+    rows = len(classes)
   else:
     labels, rows = None, max(1, int(math.sqrt(n)))
   count = len(labels) if labels is not None else n
@@ -118,12 +124,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   returns the final state.
 
   split: the training images; default `input_pipeline.load_split(
-    config.data)` (tests and notebooks pass their own).
+    config.data)` (tests and notebooks pass their own; `data.classes`
+    selects from it too).
   """
   validate_config(config)
   if split is None:
     split = input_pipeline.load_split(config.data)
+  split = input_pipeline.select_classes(split, config.data)
   num_classes = split.num_classes
+  drawn = input_pipeline.selected_class_names(config.data, split.class_names)
   if config.data.conditional and num_classes < 2:
     raise UserError(f"data.conditional needs at least 2 classes; dataset "
                     f"{config.data.name!r} has {num_classes}; set "
@@ -134,27 +143,39 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   checkpointer = checkpoint_lib.Checkpointer(workdir, keep=config.log.keep_checkpoints)
   state = steps.create_train_state(config, num_classes)
+  transferred = None
   if checkpointer.latest_step() is not None:
     state = checkpointer.restore_intact(
         state, config, config.train.get("on_corrupt_checkpoint", "stop"),
         ignored_fields=steps.ignored_on_resume(config))
+    transferred = checkpointer.restore_meta(int(state.step)).get("transfer")
     logging.info("Resumed from step %d in %s", int(state.step), workdir)
+  elif transfer.requested(config):
+    state, transferred = transfer.start_from_source(config, state,
+                                                    split.class_names)
+    logging.info("Transfer: starting from %s at step %d, D blocks frozen: %d "
+                 "(%s)", transferred["from_workdir"], transferred["from_step"],
+                 transferred["freeze_d_blocks"],
+                 ", ".join(transferred["frozen_d_params"]) or "none")
   # Said now, not after the steps up to the first save are spent.
   checkpointer.require_space(state)
   state = _replicate_on_local_devices(state)
   meta = {"config": config.to_dict(), "class_names": split.class_names,
           "num_classes": num_classes if config.data.conditional else 0,
-          "version": gan.__version__}
+          "classes": drawn, "version": gan.__version__}
+  if transferred:
+    meta["transfer"] = transferred
 
   writer = metric_writers.create_writer(workdir)
   try:
     evaluate_periodically = periodic_eval.PeriodicEvaluator(
         config, workdir, split, num_classes, writer)
     start_step = int(state.step)
-    p_step = parallel.data_parallel_step(
-        steps.make_train_step(config, num_classes), phased=True)
+    p_step = parallel.data_parallel_step(transfer.with_frozen_d_blocks(
+        config, steps.make_train_step(config, num_classes)), phased=True)
     generate = steps.make_generate_fn(config, num_classes)
-    grid_z, grid_labels, grid_rows = grid_inputs(config, num_classes)
+    grid_z, grid_labels, grid_rows = grid_inputs(
+        config, [split.class_names.index(name) for name in drawn])
     base_key = jax.random.wrap_key_data(state.rng)
     batches = input_pipeline.train_batches(split, config, start_step)
     report = metric_writers.progress_reporter(config.train.num_steps)
@@ -169,7 +190,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       grid = pixels.make_grid(pixels.to_uint8(jax.device_get(images)),
                                   rows=grid_rows)
       if grid_labels is not None:  # One row per class: say which.
-        grid = pixels.label_rows(grid, split.class_names)
+        grid = pixels.label_rows(grid, drawn)
       if jax.process_index() == 0:
         pixels.save_png(grid, os.path.join(workdir, "samples",
                                                f"step_{step:07d}.png"))

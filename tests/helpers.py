@@ -76,6 +76,25 @@ def synthetic_split(n=24, resolution=32, channels=1, num_classes=2, seed=0):
                               [f"class{c}" for c in range(num_classes)])
 
 
+def run_steps(config, split, num_devices, steps, key_seed=1):
+  """`steps` train steps from a fresh state on the first `num_devices`
+  devices; returns (state, the last step's metrics)."""
+  import jax
+  from gan import parallel
+  from gan import steps as families
+  state = families.create_train_state(config, split.num_classes)
+  step_fn = parallel.data_parallel_step(
+      families.make_train_step(config, split.num_classes),
+      devices=jax.local_devices()[:num_devices])
+  batches = input_pipeline.train_batches(split, config)
+  key = jax.random.key(key_seed)
+  metrics = None
+  for step in range(steps):
+    batch = parallel.shard(next(batches), num_devices)
+    state, metrics = step_fn(state, batch, jax.random.fold_in(key, step))
+  return state, metrics
+
+
 def tree_leaves_np(tree):
   import jax
   return [np.asarray(x) for x in jax.tree.leaves(jax.device_get(tree))]

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from configs import fastgan_test
-from gan import parallel
 from gan import steps
 from gan import train
 from gan.errors import UserError
@@ -95,25 +94,12 @@ def test_what_the_family_cannot_run_is_refused():
       train.validate_config(_config(**overrides))
 
 
-def _run_steps(config, split, num_devices, n):
-  state = steps.create_train_state(config, split.num_classes)
-  step_fn = parallel.data_parallel_step(
-      steps.make_train_step(config, split.num_classes),
-      devices=jax.local_devices()[:num_devices])
-  from gan import input_pipeline
-  batches = input_pipeline.train_batches(split, config)
-  for i in range(n):
-    state, metrics = step_fn(state, parallel.shard(next(batches), num_devices),
-                             jax.random.fold_in(jax.random.key(1), i))
-  return state, metrics
-
-
 def test_two_devices_match_one_device():
   assert jax.local_device_count() == 2, "conftest forces two CPU devices"
   config = _config(**{"data.conditional": True})
   split = helpers.synthetic_split(n=8, resolution=64)
-  one, m1 = _run_steps(config, split, 1, 2)
-  two, m2 = _run_steps(config, split, 2, 2)
+  one, m1 = helpers.run_steps(config, split, 1, 2)
+  two, m2 = helpers.run_steps(config, split, 2, 2)
   for a, b in zip(helpers.tree_leaves_np(one), helpers.tree_leaves_np(two)):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
   np.testing.assert_allclose(m1["d_loss"], m2["d_loss"], rtol=1e-4)

@@ -6,23 +6,9 @@ import pytest
 from gan import checkpoint
 from gan import steps as families
 from gan import input_pipeline
-from gan import parallel
 from gan import train
 from gan.errors import UserError
 from tests import helpers
-
-
-def _run_steps(config, split, num_devices, steps):
-  state = families.create_train_state(config, split.num_classes)
-  step_fn = parallel.data_parallel_step(
-      families.make_train_step(config, split.num_classes),
-      devices=jax.local_devices()[:num_devices])
-  batches = input_pipeline.train_batches(split, config)
-  key = jax.random.key(1)
-  for step in range(steps):
-    batch = parallel.shard(next(batches), num_devices)
-    state, metrics = step_fn(state, batch, jax.random.fold_in(key, step))
-  return state, metrics
 
 
 # Gradient penalties (wgan_gp, R1) through cross-device BatchNorm are left
@@ -33,8 +19,8 @@ def test_two_devices_match_one_device(loss, r1):
   config = helpers.tiny_config(**{"data.conditional": True, "train.loss": loss,
                                   "train.r1_gamma": r1})
   split = helpers.synthetic_split()
-  one, m1 = _run_steps(config, split, 1, 3)
-  two, m2 = _run_steps(config, split, 2, 3)
+  one, m1 = helpers.run_steps(config, split, 1, 3)
+  two, m2 = helpers.run_steps(config, split, 2, 3)
   for a, b in zip(helpers.tree_leaves_np(one), helpers.tree_leaves_np(two)):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5)
   np.testing.assert_allclose(m1["d_loss"], m2["d_loss"], rtol=1e-4, atol=1e-6)

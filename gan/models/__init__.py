@@ -2,7 +2,9 @@
 
 Networks only: how each family trains them is `gan/steps/` (by the same
 `config.model.name`). Adding networks is adding a module with a `Generator`,
-a `Discriminator`, a `SUPPORTED_RESOLUTIONS` tuple and a line in `_REGISTRY`.
+a `Discriminator`, a `SUPPORTED_RESOLUTIONS` tuple, `discriminator_blocks`
+(D's parameter groups from the image side, for FreezeD) and a line in
+`_REGISTRY`.
 A module with its own `create(config, num_classes)` builds itself from its
 config section (e.g. `config.model.stylegan2`, `config.model.fastgan`).
 """
@@ -60,3 +62,10 @@ def create(config: ml_collections.ConfigDict, num_classes: int,
       resolution=resolution, base_channels=m.d_base_channels,
       num_classes=num_classes, bn_axis_name=bn_axis_name)
   return generator, discriminator
+
+
+def discriminator_blocks(config: ml_collections.ConfigDict) -> list[tuple[str, ...]]:
+  """The top-level names of D's parameters, grouped in blocks from the image
+  side (block 0 sees the image); names in no block are D's head."""
+  return get_module(config.model.name).discriminator_blocks(
+      config.data.resolution)

@@ -37,6 +37,13 @@ def _num_stages(resolution: int) -> int:
   return int(math.log2(resolution // 4))
 
 
+def discriminator_blocks(resolution: int) -> list[tuple[str, ...]]:
+  """D's parameter groups from the image side (what FreezeD freezes first):
+  one per strided convolution with its BatchNorm; the head is the rest."""
+  return [("Conv_0",)] + [(f"Conv_{i}", f"BatchNorm_{i - 1}")
+                          for i in range(1, _num_stages(resolution))]
+
+
 class Generator(nn.Module):
   """z: [B, latent_dim], labels: [B] int or None -> [B, R, R, C] in [-1, 1]."""
   resolution: int = 64

@@ -59,6 +59,19 @@ def check_resolution(resolution: int) -> None:
                     f"{list(SUPPORTED_RESOLUTIONS)}")
 
 
+def discriminator_blocks(resolution: int) -> list[tuple[str, ...]]:
+  """D's parameter groups from the image side (what FreezeD freezes first):
+  the big branch's first convolution, then each down-block with the SLE
+  that gates its output. The small branch, the logits, the projection and
+  the decoders are the head (always trained)."""
+  blocks, r = [("from_big",)], resolution
+  while r > 8:
+    r //= 2
+    blocks.append((f"down_{r}",) + ((f"sle_{8 * r}_{r}",)
+                                    if 8 * r <= resolution else ()))
+  return blocks
+
+
 def _glu(x):
   a, b = jnp.split(x, 2, axis=-1)
   return a * jax.nn.sigmoid(b)

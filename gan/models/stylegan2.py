@@ -60,6 +60,19 @@ def num_ws(resolution: int) -> int:
   return 2 * int(math.log2(resolution)) - 2
 
 
+def discriminator_blocks(resolution: int) -> list[tuple[str, ...]]:
+  """D's parameter groups from the image side (what FreezeD freezes first):
+  fromrgb with the full-resolution block, then one block per resolution
+  down to 8; the 4x4 epilogue and the label mapping are the head."""
+  blocks, res = [], resolution
+  while res > 4:
+    blocks.append((f"b{res}_conv0", f"b{res}_conv1", f"b{res}_skip"))
+    res //= 2
+  if blocks:
+    blocks[0] = ("fromrgb",) + blocks[0]
+  return blocks
+
+
 def lrelu(x):
   # Gain sqrt(2) keeps the activation variance, as in the reference.
   return jax.nn.leaky_relu(x, 0.2) * _SQRT2
