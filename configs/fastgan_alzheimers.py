@@ -19,8 +19,9 @@ Time: 18-19 img/s on 2 cores without AVX-512 (BENCHMARKS.md, "FastGAN
 demo"), so each invocation stops after `train.time_budget_minutes` (60) with
 a checkpoint, about 3,400 steps of 16 (55 kimg) an hour; run the same
 command again to continue, up to 20,000 steps.
-Expected: BENCHMARKS.md, "FastGAN on the Alzheimer's train split", records
-what a measured run's per-class grid rows (`samples/step_*.png`) show.
+Expected (BENCHMARKS.md, "FastGAN on the Alzheimer's train split"): after 20
+minutes (1,275 steps, 20 kimg) the per-class rows of `samples/step_*.png`
+show axial slices with ventricles, alike in every class row.
 Rare-class adaptation from this workdir: gan/transfer.py (e.g.
 --config.transfer.from_workdir=workdirs/fastgan_alzheimers
 --config.transfer.freeze_d_blocks=2 --config.data.classes=ModerateDemented).

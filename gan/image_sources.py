@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from typing import Iterator, Protocol
+from typing import Any, Iterator, Protocol
 
 import numpy as np
 
@@ -238,12 +238,16 @@ class WorkdirSource:
   seed: int = 0
   class_name: str | None = None
   spec: str = ""
+  # The loaded `sampling.Generator` (or a stand-in with its interface);
+  # None: load it from the workdir's checkpoint at `step`.
+  generator: Any = None
 
   def __post_init__(self):
     from gan import sampling  # pylint: disable=g-import-not-at-top
     if not os.path.isdir(self.workdir):
       raise UserError(f"workdir {self.workdir} does not exist")
-    self.generator = sampling.load_generator(self.workdir, self.step)
+    if self.generator is None:
+      self.generator = sampling.load_generator(self.workdir, self.step)
     self.spec = self.spec or f"workdir:{self.workdir}"
     if self.generator.num_classes:
       names = list(self.generator.class_names)

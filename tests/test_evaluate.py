@@ -246,6 +246,7 @@ class _FakeGenerator:
     self.images = images
     self.num_classes = num_classes
     self.class_names = [f"class{i}" for i in range(num_classes)]
+    self.drawn_labels = list(range(num_classes))
     self.resolution, self.channels, self.step = 40, 1, 1234
     self.config = ml_collections.ConfigDict(
         {"data": {"resolution": 40, "channels": 1, "background": 0}})
@@ -257,7 +258,7 @@ class _FakeGenerator:
       yield self.images[start:min(num, start + batch_size)]
 
 
-def test_workdir_source(weights, folders, tmp_path, monkeypatch):
+def test_workdir_source(weights, folders, tmp_path):
   _, _, flax_path = weights
   _, folder_b = folders
   images = np.stack([image_files.read_image(p) for p in
@@ -266,10 +267,11 @@ def test_workdir_source(weights, folders, tmp_path, monkeypatch):
   generator = _FakeGenerator(images)
   workdir = tmp_path / "run"
   workdir.mkdir()
-  monkeypatch.setattr("gan.sampling.load_generator",
-                      lambda path, step=None: generator)
+  def source(fake, **kwargs):  # Given the generator: nothing to load.
+    return image_sources.WorkdirSource(str(workdir), generator=fake, **kwargs)
+
   results = evaluation.evaluate(
-      f"workdir:{workdir}@1234", folder_b, num_samples=5,
+      source(generator, step=1234, num_samples=5), folder_b, num_samples=5,
       inception_weights=flax_path, batch_size=4, metrics=["fid", "kid"],
       tensorboard=False, progress=False)
   # Generated samples equal the folder's grayscale half: compare with it.
@@ -282,7 +284,7 @@ def test_workdir_source(weights, folders, tmp_path, monkeypatch):
   for i, image in enumerate(images):
     Image.fromarray(np.round((image[..., 0] + 1) * 127.5).astype(
         np.uint8)).save(only_gray / f"{i}.png")
-  same = evaluation.evaluate(f"workdir:{workdir}", str(only_gray),
+  same = evaluation.evaluate(source(generator, num_samples=5), str(only_gray),
                              num_samples=5, inception_weights=flax_path,
                              batch_size=4, metrics=["fid"], tensorboard=False,
                              progress=False)
@@ -290,18 +292,22 @@ def test_workdir_source(weights, folders, tmp_path, monkeypatch):
 
   # Conditional: N per class, or one class by name.
   conditional = _FakeGenerator(images, num_classes=2)
-  monkeypatch.setattr("gan.sampling.load_generator",
-                      lambda path, step=None: conditional)
-  source = image_sources.parse_source(f"workdir:{workdir}", num_samples=2)
-  assert source.num_images() == 4
-  assert sum(b.shape[0] for b in source.batches(64)) == 4
+  every = source(conditional, num_samples=2)
+  assert every.num_images() == 4
+  assert sum(b.shape[0] for b in every.batches(64)) == 4
   assert conditional.calls == [(2, 0, [0, 0]), (2, 1, [1, 1])]
-  source = image_sources.parse_source(f"workdir:{workdir}#class1",
-                                      num_samples=3)
-  list(source.batches(64))
+  # A model trained on one class (data.classes) draws that class only.
+  conditional.drawn_labels = [1]
+  assert source(conditional, num_samples=2).num_images() == 2
+  conditional.drawn_labels = [0, 1]
+  one = source(conditional, num_samples=3, class_name="class1")
+  list(one.batches(64))
   assert conditional.calls[-1] == (3, 0, [1, 1, 1])
   with pytest.raises(UserError, match="no class 'class7'"):
-    image_sources.parse_source(f"workdir:{workdir}#class7")
+    source(conditional, class_name="class7")
+  # The spec syntax reaches the same source: workdir:PATH@STEP#CLASS.
+  with pytest.raises(UserError, match="no checkpoints in workdir"):
+    image_sources.parse_source(f"workdir:{workdir}@1234#class1")
 
 
 def test_tfds_source(tmp_path):

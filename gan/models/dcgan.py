@@ -26,11 +26,7 @@ def _bn_scale_init(key, shape, dtype=jnp.float32):
 
 
 def _batch_norm(axis_name):
-  # PyTorch defaults: momentum 0.1 (Flax 0.9), eps 1e-5. `axis_name` makes the
-  # statistics those of the global batch, so results do not depend on the
-  # number of devices.
-  return nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5,
-                      scale_init=_bn_scale_init, axis_name=axis_name)
+  return layers.batch_norm(axis_name, scale_init=_bn_scale_init)
 
 
 def _num_stages(resolution: int) -> int:

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 
 from gan.errors import UserError
+from gan.models import layers
 
 SUPPORTED_RESOLUTIONS = (64, 128, 256)
 # Width multipliers by feature-map resolution (the reference's `nfc_multi`).
@@ -120,9 +121,8 @@ class _Norm(nn.Module):
   @nn.compact
   def __call__(self, x, labels=None):
     conditional = bool(self.num_classes) and labels is not None
-    x = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5,
-                     use_scale=not conditional, use_bias=not conditional,
-                     axis_name=self.axis_name)(x)
+    x = layers.batch_norm(self.axis_name, use_scale=not conditional,
+                          use_bias=not conditional)(x)
     if conditional:
       c = x.shape[-1]
       gain = nn.Embed(self.num_classes, c, embedding_init=nn.initializers.zeros,
@@ -262,8 +262,7 @@ class _DownBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, update_stats=True):
-    bn = lambda: nn.BatchNorm(use_running_average=False, momentum=0.9,
-                              epsilon=1e-5, axis_name=self.axis_name)
+    bn = lambda: layers.batch_norm(self.axis_name)
     main = _Conv(self.features, 4, 2, ((1, 1), (1, 1)), sn=self.sn)(
         x, update_stats)
     main = nn.leaky_relu(bn()(main), 0.2)
@@ -345,10 +344,9 @@ class Discriminator(nn.Module):
         x = _SLE(self.sn, name=f"sle_{8 * r}_{r}")(feats[8 * r], x,
                                                     update_stats)
       feats[r] = x
-    big = nn.leaky_relu(nn.BatchNorm(
-        use_running_average=False, momentum=0.9, epsilon=1e-5,
-        axis_name=self.axis_name)(_Dense(width(8), use_bias=False, sn=self.sn)(
-            feats[8], update_stats)), 0.2)
+    big = nn.leaky_relu(layers.batch_norm(self.axis_name)(
+        _Dense(width(8), use_bias=False, sn=self.sn)(feats[8], update_stats)),
+        0.2)
     logits_big = _patch_logits(big, self.sn, update_stats, "logits_big")
 
     r = self.resolution // 2

@@ -11,6 +11,15 @@ import jax.numpy as jnp
 dcgan_init = nn.initializers.normal(stddev=0.02)
 
 
+def batch_norm(axis_name=None, **kwargs) -> nn.BatchNorm:
+  """BatchNorm as every GAN here uses it: always normalising with the batch
+  at hand (training and sampling alike), PyTorch's defaults (momentum 0.1,
+  i.e. Flax 0.9; eps 1e-5), and, with `axis_name`, the statistics of the
+  global batch, so results do not depend on the number of devices."""
+  return nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5,
+                      axis_name=axis_name, **kwargs)
+
+
 def _conv(x, kernel, padding):
   return jax.lax.conv_general_dilated(
       x, kernel, window_strides=(1, 1), padding=padding,

@@ -1,12 +1,18 @@
 """Pieces every GAN family's step shares, with one meaning each.
 
 `dummy_labels` for initialisation, the non-finite guard (`finite` +
-`keep_if_finite`), R1, and the exponential moving average of G's weights.
+`keep_if_finite`), the data-parallel optimizer update, R1, the exponential
+moving average of G's weights (with the DCGAN/FastGAN ramp-up), and the
+sampler of a family without truncation.
 """
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
+
+from gan import parallel
+from gan.errors import UserError
 
 
 def dummy_labels(config, n: int):
@@ -44,6 +50,14 @@ def keep_if_finite(new_state, state, metrics: dict):
   return kept.replace(step=state.step + 1), metrics
 
 
+def apply_mean_gradients(tx, grads, opt_state, params):
+  """One optimizer update with the gradients averaged over the devices
+  (`parallel.AXIS`): (new params, new optimizer state)."""
+  grads = jax.lax.pmean(grads, parallel.AXIS)
+  updates, opt_state = tx.update(grads, opt_state, params)
+  return optax.apply_updates(params, updates), opt_state
+
+
 def r1_penalty(d_fn, images) -> jax.Array:
   """Per-image |grad_x d_fn(x)|^2: [B]. d_fn maps [B, ...] -> [B] logits."""
   grads = jax.grad(lambda x: jnp.sum(d_fn(x)))(images)
@@ -53,3 +67,24 @@ def r1_penalty(d_fn, images) -> jax.Array:
 def ema(ema_params, params, decay):
   """decay * ema + (1 - decay) * params, leaf by leaf."""
   return jax.tree.map(lambda e, p: p + decay * (e - p), ema_params, params)
+
+
+def ema_decay_with_rampup(step, decay: float) -> jax.Array:
+  """min(decay, (1 + step) / (10 + step)): early EMA weights follow G
+  closely, so early samples are not dominated by the initialisation."""
+  step_f = step.astype(jnp.float32)
+  return jnp.minimum(decay, (1.0 + step_f) / (10.0 + step_f))
+
+
+def without_truncation(config, generate):
+  """The family's sampler `(params, batch_stats, z, labels, truncation=1.0)`
+  around `generate(params, batch_stats, z, labels)`, refusing a truncation
+  the family does not have."""
+
+  def generate_fn(params, batch_stats, z, labels, truncation=1.0):
+    if truncation != 1.0:
+      raise UserError(f"model {config.model.name!r} has no truncation; "
+                      f"sample with truncation 1.0")
+    return generate(params, batch_stats, z, labels)
+
+  return generate_fn

@@ -30,7 +30,7 @@ LOSSES = ("nonsaturating", "hinge", "wgan_gp")
 
 # Config fields only other families read: set away from their defaults, they
 # are named by `gan.steps.validate`, and never compared on resume.
-IGNORED_FIELDS = ("model.stylegan2.", "augment.", "train.r1_interval",
+IGNORED_FIELDS = ("augment.", "train.r1_interval",
                   "train.pl_", "train.style_mixing_prob", "train.ema_kimg",
                   "train.ema_rampup")
 
@@ -164,10 +164,8 @@ def make_train_step(config, num_classes: int):
 
     (_, (d_batch_stats, metrics)), d_grads = jax.value_and_grad(
         d_objective, has_aux=True)(state.d_params)
-    d_grads = jax.lax.pmean(d_grads, parallel.AXIS)
-    d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state,
-                                         state.d_params)
-    d_params = optax.apply_updates(state.d_params, d_updates)
+    d_params, d_opt_state = common.apply_mean_gradients(
+        d_tx, d_grads, state.d_opt_state, state.d_params)
 
     # ---- Generator update, against the updated D ----
     def g_objective(fake_images):
@@ -177,15 +175,12 @@ def make_train_step(config, num_classes: int):
     (g_loss, d_batch_stats), fake_grad = jax.value_and_grad(
         g_objective, has_aux=True)(fake)
     (g_grads,) = g_vjp(fake_grad)
-    g_grads = jax.lax.pmean(g_grads, parallel.AXIS)
-    g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state,
-                                         state.g_params)
-    g_params = optax.apply_updates(state.g_params, g_updates)
+    g_params, g_opt_state = common.apply_mean_gradients(
+        g_tx, g_grads, state.g_opt_state, state.g_params)
 
-    # EMA with a ramp-up so early samples are not dominated by the init.
-    step_f = state.step.astype(jnp.float32)
-    decay = jnp.minimum(t.ema_decay, (1.0 + step_f) / (10.0 + step_f))
-    ema_params = common.ema(state.ema_params, g_params, decay)
+    ema_params = common.ema(state.ema_params, g_params,
+                            common.ema_decay_with_rampup(state.step,
+                                                         t.ema_decay))
 
     metrics["g_loss"] = g_loss
     metrics = jax.lax.pmean(metrics, parallel.AXIS)
@@ -214,10 +209,4 @@ def make_generate_fn(config, num_classes: int):
                                 z, labels, mutable=["batch_stats"])
     return images
 
-  def generate(params, batch_stats, z, labels, truncation=1.0):
-    if truncation != 1.0:
-      raise UserError(f"model {config.model.name!r} has no truncation; "
-                      f"sample with truncation 1.0")
-    return _generate(params, batch_stats, z, labels)
-
-  return generate
+  return common.without_truncation(config, _generate)

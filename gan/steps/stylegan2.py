@@ -234,10 +234,8 @@ def make_train_step(config, num_classes: int):
 
     (_, metrics), d_grads = jax.value_and_grad(
         d_objective, has_aux=True)(state.d_params)
-    d_grads = jax.lax.pmean(d_grads, parallel.AXIS)
-    d_updates, d_opt_state = d_tx.update(d_grads, state.d_opt_state,
-                                         state.d_params)
-    d_params = optax.apply_updates(state.d_params, d_updates)
+    d_params, d_opt_state = common.apply_mean_gradients(
+        d_tx, d_grads, state.d_opt_state, state.d_params)
 
     # ---- D reg: lazy R1 on augmented reals (gradient w.r.t. the reals) ----
     r1_metric = jnp.zeros(())
@@ -249,9 +247,8 @@ def make_train_step(config, num_classes: int):
 
       (_, pen), r1_grads = jax.value_and_grad(r1_objective, has_aux=True)(
           d_params)
-      r1_grads = jax.lax.pmean(r1_grads, parallel.AXIS)
-      r1_updates, d_opt_state = d_tx.update(r1_grads, d_opt_state, d_params)
-      d_params = optax.apply_updates(d_params, r1_updates)
+      d_params, d_opt_state = common.apply_mean_gradients(
+          d_tx, r1_grads, d_opt_state, d_params)
       # Weighted by the interval so that a log window's mean is the penalty.
       r1_metric = jax.lax.pmean(jnp.mean(pen), parallel.AXIS) * t.r1_interval
 
@@ -262,10 +259,8 @@ def make_train_step(config, num_classes: int):
 
     g_loss, fake_grad = jax.value_and_grad(g_objective)(fake)
     (g_grads,) = g_vjp(fake_grad)
-    g_grads = jax.lax.pmean(g_grads, parallel.AXIS)
-    g_updates, g_opt_state = g_tx.update(g_grads, state.g_opt_state,
-                                         state.g_params)
-    g_params = optax.apply_updates(state.g_params, g_updates)
+    g_params, g_opt_state = common.apply_mean_gradients(
+        g_tx, g_grads, state.g_opt_state, state.g_params)
 
     # ---- G reg: path-length regularisation ----
     pl_mean, pl_metric = state.pl_mean, jnp.zeros(())
@@ -292,9 +287,8 @@ def make_train_step(config, num_classes: int):
 
       (_, (pl_mean, penalty)), pl_grads = jax.value_and_grad(
           pl_objective, has_aux=True)(g_params)
-      pl_grads = jax.lax.pmean(pl_grads, parallel.AXIS)
-      pl_updates, g_opt_state = g_tx.update(pl_grads, g_opt_state, g_params)
-      g_params = optax.apply_updates(g_params, pl_updates)
+      g_params, g_opt_state = common.apply_mean_gradients(
+          g_tx, pl_grads, g_opt_state, g_params)
       pl_metric = jax.lax.pmean(penalty, parallel.AXIS) * t.pl_interval
 
     # ---- Running w average (for truncation), EMA ----
