@@ -15,10 +15,10 @@ Network: FastGAN (gan/models/fastgan.py) at the demo's CPU width (ngf = ndf =
 decoder = 8), class-conditional BatchNorm in G, a projection head in D,
 hinge loss, D's reconstruction self-supervision, DiffAugment (translation,
 cutout; black fill: the MRI background), EMA.
-Time: 18-19 img/s on 2 cores without AVX-512 (BENCHMARKS.md, "FastGAN
-demo"), so each invocation stops after `train.time_budget_minutes` (60) with
-a checkpoint, about 3,400 steps of 16 (55 kimg) an hour; run the same
-command again to continue, up to 20,000 steps.
+Time: measured 16-18 img/s with pytest beside it and 28.5 img/s alone on 2
+cores without AVX-512 (BENCHMARKS.md), i.e. 3,800-6,400 steps of 16 an hour;
+each invocation stops after `train.time_budget_minutes` (60) with a
+checkpoint; run the same command again to continue, up to 20,000 steps.
 Expected (BENCHMARKS.md, "FastGAN on the Alzheimer's train split"): after 20
 minutes (1,275 steps, 20 kimg) the per-class rows of `samples/step_*.png`
 show axial slices with ventricles, alike in every class row.
