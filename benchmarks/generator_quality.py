@@ -268,9 +268,14 @@ def main(argv=None):
           f"({inception.info['description']})", flush=True)
 
     def inception_features(images):  # It takes float32 in [-1, 1].
-      return np.concatenate([
-          np.asarray(inception(pixels.to_float(images[i:i + 200]))["pool3"])
-          for i in range(0, len(images), 200)])
+      out, start = [], time.time()
+      for i in range(0, len(images), 200):
+        out.append(np.asarray(
+            inception(pixels.to_float(images[i:i + 200]))["pool3"]))
+        done = i + len(out[-1])
+        print(f"  Inception features {done}/{len(images)} "
+              f"({done / (time.time() - start):.1f} img/s)", flush=True)
+      return np.concatenate(out)
     feature_fns = {"inception": inception_features, **feature_fns}
   main_feature = next(iter(feature_fns))
 
@@ -329,6 +334,8 @@ def main(argv=None):
                  sample_seconds=seconds)
     results["models"][workdir] = entry
     print(f"{workdir}: done ({seconds:.0f} s sampling)", flush=True)
+    if args.output:  # What is done so far survives a failure further on.
+      protocol.write_json_atomic(args.output, results)
 
   for name in feature_fns:
     print("\n" + "\n".join(markdown_tables(results["models"], name)))

@@ -14,8 +14,10 @@ from configs import classifier_alzheimers
 
 def get_config():
   config = classifier_alzheimers.get_config()
-  config.arms = ("real", "real+classic", "real+synthetic",
-                 "real+synthetic@0.5", "synthetic")
+  # real+balanced and real+weighted: the classic imbalance remedies a GAN
+  # must beat (gan/downstream.py).
+  config.arms = ("real", "real+classic", "real+balanced", "real+weighted",
+                 "real+synthetic", "real+synthetic@0.5", "synthetic")
   config.seeds = (0, 1, 2)
   # Optional: keep only synthetic images that this classifier (trained on the
   # real train split, e.g. by gan.train_classifier) assigns to their intended

@@ -28,6 +28,7 @@ def get_config():
   c.learning_rate = 1e-3           # AdamW, cosine decay to 0.
   c.weight_decay = 1e-4
   c.class_balanced = False         # Draw every class equally often.
+  c.class_weighted = False         # Weigh the loss by n / (K n_c) instead.
   c.augment = False                # Classic augmentation (flip, affine, intensity).
   c.log_every_steps = 100
   return config

@@ -120,7 +120,29 @@ def _augment_classic(images, key):
   return jnp.where(tissue, jnp.clip((images + 1) * gain - 1 + bias, -1, 1), images)
 
 
-def make_train_step(model, tx, augment: bool):
+def balanced_class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+  """[K] weights n / (K n_c) (scikit-learn's "balanced"): each class's
+  examples weigh as much in total as any other class's; 0 for a class
+  without examples."""
+  counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+  return np.divide(len(labels), num_classes * counts, out=np.zeros(num_classes),
+                   where=counts > 0).astype(np.float32)
+
+
+def weighted_cross_entropy(logits, labels, class_weights=None):
+  """Mean softmax cross-entropy; with [K] class_weights, PyTorch's
+  CrossEntropyLoss(weight=...) convention: sum(w_y ce) / sum(w_y)."""
+  ce = optax.softmax_cross_entropy(
+      logits, jax.nn.one_hot(labels, logits.shape[-1]))
+  if class_weights is None:
+    return jnp.mean(ce)
+  w = jnp.asarray(class_weights)[labels]
+  return jnp.sum(w * ce) / jnp.sum(w)
+
+
+def make_train_step(model, tx, augment: bool, class_weights=None):
+  """class_weights: None, or [K] per-class loss weights (class-weighted loss;
+  see weighted_cross_entropy)."""
   def step(state, batch, rng):
     images = batch["image"]
     if augment:
@@ -131,8 +153,7 @@ def make_train_step(model, tx, augment: bool):
       (logits, _), mutated = model.apply(
           {"params": params, "batch_stats": state.batch_stats}, images,
           train=True, mutable=["batch_stats"])
-      one_hot = jax.nn.one_hot(batch["label"], logits.shape[-1])
-      return (jnp.mean(optax.softmax_cross_entropy(logits, one_hot)),
+      return (weighted_cross_entropy(logits, batch["label"], class_weights),
               mutated["batch_stats"])
 
     (loss, batch_stats), grads = jax.value_and_grad(
@@ -203,9 +224,16 @@ def _model(config: ml_collections.ConfigDict, num_classes: int) -> ResNet:
 def fit(config: ml_collections.ConfigDict, images: np.ndarray,
         labels: np.ndarray, class_names: Sequence[str], seed: int,
         augment: bool = False) -> TrainedClassifier:
-  """Trains a fresh classifier for `config.num_steps` steps on the arrays."""
+  """Trains a fresh classifier for `config.num_steps` steps on the arrays.
+
+  config.class_balanced draws every class equally often; config.class_weighted
+  (default False) weighs the loss by balanced_class_weights instead.
+  """
   if len(images) < 2:
     raise UserError(f"the classifier needs training images; got {len(images)}")
+  class_weights = None
+  if config.get("class_weighted", False):
+    class_weights = balanced_class_weights(np.asarray(labels), len(class_names))
   model = _model(config, len(class_names))
   tx = _optimizer(config, config.num_steps)
   variables = jax.jit(model.init)(jax.random.key(seed),
@@ -214,7 +242,8 @@ def fit(config: ml_collections.ConfigDict, images: np.ndarray,
                           params=variables["params"],
                           batch_stats=variables["batch_stats"],
                           opt_state=tx.init(variables["params"]))
-  p_step = parallel.data_parallel_step(make_train_step(model, tx, augment))
+  p_step = parallel.data_parallel_step(make_train_step(model, tx, augment,
+                                                        class_weights))
   parallel.check_global_batch(config.batch_size)
   sampler = input_pipeline.BatchSampler(labels, config.batch_size, seed,
                                         class_balanced=config.class_balanced)

@@ -8,6 +8,10 @@ Trains the same classifier (`gan.classifier`), with the same budget and seeds,
 under each arm, and tests it on the real test split:
   real                real training images only
   real+classic        real, with classic augmentation (flip, affine, intensity)
+  real+balanced       real, every class drawn equally often (class-balanced
+                      sampling)
+  real+weighted       real, loss weighted by n / (K n_c) per class
+                      (class-weighted loss)
   real+synthetic      real + synthetic topping every class up to the largest
   real+synthetic@R    real + R x (number of real images) synthetic, equal per class
   synthetic           synthetic only (as many as real, equal per class)
@@ -143,12 +147,29 @@ def _real_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
   return np.bincount(labels, minlength=num_classes)
 
 
+# The classic remedies for class imbalance: real data, trained differently.
+# arm -> classifier config fields it sets.
+CLASSIFIER_OPTIONS = {
+    "real+balanced": {"class_balanced": True, "class_weighted": False},
+    "real+weighted": {"class_balanced": False, "class_weighted": True},
+}
+
+
+def arm_classifier_config(arm: str, base: ml_collections.ConfigDict
+                          ) -> ml_collections.ConfigDict:
+  """The classifier config of one arm: `base` with the arm's options set."""
+  config = base.copy_and_resolve_references()
+  with config.unlocked():
+    config.update(CLASSIFIER_OPTIONS.get(arm, {}))
+  return config
+
+
 def arm_data(arm: str, train: input_pipeline.Split, source: SyntheticSource | None,
              seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
   """(images, labels, classic_augmentation) for one arm."""
   k = train.num_classes
   counts = _real_counts(train.labels, k)
-  if arm == "real":
+  if arm == "real" or arm in CLASSIFIER_OPTIONS:
     return train.images, train.labels, False
   if arm == "real+classic":
     return train.images, train.labels, True
@@ -166,7 +187,8 @@ def arm_data(arm: str, train: input_pipeline.Split, source: SyntheticSource | No
     return images, labels, False
   else:
     raise UserError(f"unknown arm {arm!r}; use real, real+classic, "
-                    f"real+synthetic, real+synthetic@R or synthetic")
+                    f"real+balanced, real+weighted, real+synthetic, "
+                    f"real+synthetic@R or synthetic")
   if not sum(need.values()):  # Already balanced: nothing to add.
     return train.images, train.labels, False
   images, labels = source.sample(need, seed)
@@ -182,7 +204,8 @@ def run(config: ml_collections.ConfigDict, train: input_pipeline.Split,
   for arm in config.arms:
     for seed in config.seeds:
       images, labels, augment = arm_data(arm, train, source, seed)
-      model = classifier.fit(config.classifier, images, labels,
+      model = classifier.fit(arm_classifier_config(arm, config.classifier),
+                             images, labels,
                              train.class_names, seed=seed, augment=augment)
       metrics = model.evaluate(test.images, test.labels)
       metrics["train_examples"] = int(len(labels))

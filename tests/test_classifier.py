@@ -52,3 +52,47 @@ def test_classic_augmentation_keeps_range_and_background():
   assert out.min() >= -1 and out.max() <= 1
   assert (out[:, 0, 0] == -1).all()                 # corners stay background
   assert np.abs(out - images).max() > 0.05           # it does change images
+
+
+def test_balanced_class_weights_by_hand():
+  w = classifier.balanced_class_weights(np.array([0, 0, 0, 1]), 3)
+  np.testing.assert_allclose(w, [4 / 9, 4 / 3, 0.0], rtol=1e-6)
+  # Each present class weighs the same in total.
+  assert 3 * w[0] == pytest.approx(1 * w[1])
+
+
+def test_weighted_cross_entropy_matches_numpy():
+  rng = np.random.default_rng(0)
+  logits = rng.standard_normal((6, 3)).astype(np.float32)
+  labels = np.array([0, 1, 2, 0, 0, 1])
+  weights = np.array([0.5, 2.0, 3.0], np.float32)
+  log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  ce = -log_p[np.arange(6), labels]
+  w = weights[labels]
+  got = float(classifier.weighted_cross_entropy(logits, labels, weights))
+  assert got == pytest.approx((w * ce).sum() / w.sum(), rel=1e-5)
+  assert float(classifier.weighted_cross_entropy(logits, labels)) == (
+      pytest.approx(ce.mean(), rel=1e-5))
+
+
+def test_class_weighted_loss_changes_training_only_on_imbalanced_data():
+  config = _config()
+  c = config.classifier
+  c.num_steps = 10
+  balanced = helpers.synthetic_split(n=32, num_classes=2)
+  idx = np.concatenate([np.flatnonzero(balanced.labels == 0),
+                        np.flatnonzero(balanced.labels == 1)[:3]])
+  skewed = type(balanced)(balanced.images[idx], balanced.labels[idx],
+                          balanced.class_names)    # 16 : 3.
+
+  def logits(split, weighted):
+    with c.unlocked():
+      c.class_weighted = weighted
+    model = classifier.fit(c, split.images, split.labels, split.class_names,
+                           seed=0)
+    return model.logits_and_features(balanced.images)[0]
+
+  # Equal classes: every weight is 1, the same training.
+  np.testing.assert_allclose(logits(balanced, True), logits(balanced, False),
+                             rtol=1e-4, atol=1e-5)
+  assert np.abs(logits(skewed, True) - logits(skewed, False)).max() > 1e-2

@@ -144,3 +144,29 @@ def test_confidence_filter_gives_up_early_on_a_class_it_never_sees():
   with pytest.raises(UserError, match=r"only 0 of \d+ synthetic images of class 1"):
     source.sample({1: 300}, seed=0)
   assert source.acceptance[1][1] < 2000   # Stopped after a few rounds.
+
+
+def test_classic_imbalance_arms_train_real_data_differently():
+  labels = np.array([0] * 20 + [1] * 4 + [2] * 6, np.int32)
+  full = helpers.synthetic_split(n=60, num_classes=3, seed=0)
+  idx = np.concatenate([np.flatnonzero(full.labels == c)[:n]
+                        for c, n in enumerate([20, 4, 6])])
+  train = type(full)(full.images[idx], full.labels[idx], full.class_names)
+  np.testing.assert_array_equal(np.sort(train.labels), labels)
+  test = helpers.synthetic_split(n=30, num_classes=3, seed=1)
+  config = _bench_config(("real+balanced", "real+weighted"), seeds=(0,))
+  result = downstream.run(config, train, test, None)   # No generator needed.
+  for arm, options in [("real+balanced", {"class_balanced": True}),
+                       ("real+weighted", {"class_weighted": True})]:
+    c = downstream.arm_classifier_config(arm, config.classifier)
+    assert c.class_balanced == options.get("class_balanced", False)
+    assert c.class_weighted == options.get("class_weighted", False)
+    want = classifier.fit(c, train.images, train.labels, train.class_names,
+                          seed=0).evaluate(test.images, test.labels)
+    got = result["runs"][arm][0]
+    assert got["train_examples"] == 30
+    assert got["recall"] == want["recall"]
+  # The base config is left as it was.
+  assert not config.classifier.class_balanced
+  assert "class_weighted" not in config.classifier or (
+      not config.classifier.class_weighted)
