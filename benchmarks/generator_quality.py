@@ -198,7 +198,8 @@ def markdown_tables(models: Mapping[str, dict], feature: str) -> list[str]:
     s = e["overall"][feature]
     m = e.get("memorization")
     mem = (f"{m['min_ratio']:.2f} / {m['median_ratio']:.2f}, "
-           f"{100 * m['fraction_below_0.5']:.1f}%") if m else "-"
+           f"{100 * m['fraction_below_0.5']:.1f}% ({m['feature']})"
+           if m else "-")
     agree = (f"{100 * e['mean_label_agreement']:.1f}%"
              if "mean_label_agreement" in e else "-")
     lines.append(f"| {workdir} | {e['model']} | {e['step']} | {e['kimg']:.1f} | "

@@ -16,12 +16,16 @@ decoder = 8), class-conditional BatchNorm in G, a projection head in D,
 hinge loss, D's reconstruction self-supervision, DiffAugment (translation,
 cutout; black fill: the MRI background), EMA.
 Time: measured 16-18 img/s with pytest beside it and 28.5 img/s alone on 2
-cores without AVX-512 (BENCHMARKS.md), i.e. 3,800-6,400 steps of 16 an hour;
+cores without AVX-512, and 23-29 img/s pinned to one core of an AVX-512 EPYC
+(BENCHMARKS.md), i.e. 3,800-6,400 steps of 16 an hour;
 each invocation stops after `train.time_budget_minutes` (60) with a
 checkpoint; run the same command again to continue, up to 20,000 steps.
-Expected (BENCHMARKS.md, "FastGAN on the Alzheimer's train split"): after 20
-minutes (1,275 steps, 20 kimg) the per-class rows of `samples/step_*.png`
-show axial slices with ventricles, alike in every class row.
+Expected (BENCHMARKS.md, "Quality per CPU-hour"): after 60 CPU-minutes
+(5,375 steps, 86 kimg, one core) FID 56.7 and KID 0.058 against the train
+split (real Inception features; the DCGAN at equal CPU: 125.0, 0.164), no
+copies by the memorisation audit; `samples/step_*.png` shows sharp axial
+slices with cortex and ventricles, alike in every class row (label
+agreement 29%: the classes are not drawn apart yet).
 Rare-class adaptation from this workdir: gan/transfer.py (e.g.
 --config.transfer.from_workdir=workdirs/fastgan_alzheimers
 --config.transfer.freeze_d_blocks=2 --config.data.classes=ModerateDemented).

@@ -148,3 +148,4 @@ def test_one_class_generator_is_compared_with_its_class_only(reference_data):
   table = "\n".join(quality.markdown_tables({"w": e}, "pool"))
   assert "| w | dim | 200 / 40 |" in table
   assert "| w | stand-in | 10 | 0.2 | 1 |" in table
+  assert "0.0% (pool) |" in table
