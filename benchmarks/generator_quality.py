@@ -58,6 +58,7 @@ sys.path.insert(0, os.path.dirname(BENCHMARKS))  # gan.
 sys.path.insert(0, BENCHMARKS)  # protocol, whatever the working directory.
 import protocol  # pylint: disable=g-import-not-at-top,wrong-import-position
 
+from gan import errors  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan import pixels  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan import sampling  # pylint: disable=g-import-not-at-top,wrong-import-position
 from gan.metrics import fid as fid_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -112,15 +113,12 @@ def sample_counts(reference_counts: np.ndarray, drawn_labels: Sequence[int],
   return out
 
 
-def draw_by_class(generator, counts: Mapping[int, tuple[int, int]], seed: int
+def draw_by_class(source, counts: Mapping[int, tuple[int, int]], seed: int
                   ) -> dict[int, np.ndarray]:
-  """class -> uint8 [n, R, R, C]: one latent stream per class (class_seed)."""
-  out = {}
-  for c, (_, n) in counts.items():
-    batches = generator.sample(n, seed=sampling.class_seed(seed, c),
-                               labels=np.full(n, c))
-    out[c] = np.concatenate([pixels.to_uint8(b) for b in batches])
-  return out
+  """class -> uint8 [n, R, R, C] from a `downstream.SyntheticSource` (a
+  generator's: one latent stream per class, `sampling.class_seed`)."""
+  images, labels = source.sample({c: n for c, (_, n) in counts.items()}, seed)
+  return {c: images[labels == c] for c in counts}
 
 
 def set_scores(real: np.ndarray, fake: np.ndarray) -> dict:
@@ -218,6 +216,7 @@ def markdown_tables(models: Mapping[str, dict], feature: str) -> list[str]:
   return lines
 
 
+@errors.exit_on_user_error
 def main(argv=None):
   parser = argparse.ArgumentParser(
       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -251,6 +250,7 @@ def main(argv=None):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], "GPU")
   from gan import classifier  # pylint: disable=g-import-not-at-top
+  from gan import downstream  # pylint: disable=g-import-not-at-top
   from gan import input_pipeline  # pylint: disable=g-import-not-at-top
   from gan import inception_weights  # pylint: disable=g-import-not-at-top
   from gan import quiet_logging  # pylint: disable=g-import-not-at-top
@@ -280,8 +280,9 @@ def main(argv=None):
     feature_fns = {"inception": inception_features, **feature_fns}
   main_feature = next(iter(feature_fns))
 
-  workdirs = args.workdirs.split(",")
-  data = sampling.load_generator(workdirs[0]).config.data
+  # Loaded once each, before the long reference pass: a bad workdir fails now.
+  generators = {w: sampling.load_generator(w) for w in args.workdirs.split(",")}
+  data = next(iter(generators.values())).config.data
   data = data.copy_and_resolve_references()
   with data.unlocked():
     data.split = args.split
@@ -312,19 +313,14 @@ def main(argv=None):
                           feature_fns, classify)
     entry.update(step=0, model="real images", kimg=0.0)
     results["models"][key] = entry
-  for workdir in workdirs:
-    generator = sampling.load_generator(workdir)
-    if generator.class_names != real.class_names:
-      sys.exit(f"error: {workdir} has classes {generator.class_names}, the "
-               f"reference {real.class_names}; compare generators of one "
-               f"data set")
-    if not generator.num_classes:
-      sys.exit(f"error: {workdir} is unconditional; this comparison draws "
-               f"each class: train with --config.data.conditional=True")
+  for workdir, generator in generators.items():
+    # Refuses an unconditional generator or one of other classes.
+    source = downstream.GeneratorSource(workdir, real.class_names,
+                                        data.resolution, generator=generator)
     counts = sample_counts(reference.counts, generator.drawn_labels,
                            args.min_per_class)
     start = time.time()
-    images = draw_by_class(generator, counts, args.seed)
+    images = draw_by_class(source, counts, args.seed)
     seconds = time.time() - start
     entry = score_samples(reference, images,
                           {c: n for c, (n, _) in counts.items()},

@@ -50,8 +50,10 @@ class GeneratorSource:
   """Samples a trained class-conditional generator (EMA weights)."""
 
   def __init__(self, workdir: str, class_names: list[str], resolution: int,
-               step: int | None = None):
-    self.generator = sampling.load_generator(workdir, step)
+               step: int | None = None,
+               generator: sampling.Generator | None = None):
+    """generator: that workdir's generator when the caller loaded it already."""
+    self.generator = generator or sampling.load_generator(workdir, step)
     if not self.generator.num_classes:
       raise UserError(f"the generator in {workdir} is not class-conditional; "
                       f"train it with --config.data.conditional=True")

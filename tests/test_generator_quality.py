@@ -42,23 +42,26 @@ def _classify(images):
 
 
 class _Generator:
-  """Draws class `mapping[c]` when asked for c; `copies` returns real images."""
+  """A `downstream.SyntheticSource` that draws class `mapping[c]` when asked
+  for c (one stream per class); `copies` returns real images."""
 
   def __init__(self, drawn_labels=(0, 1, 2), mapping=(0, 1, 2), copies=None):
     self.drawn_labels = list(drawn_labels)
     self.mapping = mapping
     self.copies = copies
 
-  def sample(self, num, seed, labels):
-    rng = np.random.default_rng(seed)
-    c = self.mapping[int(labels[0])]
-    assert (np.asarray(labels) == labels[0]).all()
-    if self.copies is not None:
-      pool = self.copies[c]
-      yield pool[rng.integers(0, len(pool), num)]
-      return
-    for start in range(0, num, 64):
-      yield _class_images(rng, c, min(64, num - start))
+  def sample(self, counts, seed):
+    images, labels = [], []
+    for asked, num in sorted(counts.items()):
+      rng = np.random.default_rng(1000 * seed + asked)
+      c = self.mapping[asked]
+      if self.copies is not None:
+        pool = self.copies[c]
+        images.append(_to_uint8(pool[rng.integers(0, len(pool), num)]))
+      else:
+        images.append(_to_uint8(_class_images(rng, c, num)))
+      labels.append(np.full(num, asked, np.int32))
+    return np.concatenate(images), np.concatenate(labels)
 
 
 @pytest.fixture(scope="module")
