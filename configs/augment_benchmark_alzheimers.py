@@ -17,8 +17,19 @@ def get_config():
   # real+balanced and real+weighted: the classic imbalance remedies a GAN
   # must beat (gan/downstream.py).
   config.arms = ("real", "real+classic", "real+balanced", "real+weighted",
-                 "real+synthetic", "real+synthetic@0.5", "synthetic")
+                 "real+synthetic", "real+synthetic@val", "synthetic")
   config.seeds = (0, 1, 2)
+  # The protocol: every choice on a stratified validation part of the train
+  # split, the test split read once per final arm and seed (gan/downstream.py).
+  config.validation = v = ml_collections.ConfigDict()
+  v.fraction = 0.15
+  v.seed = 1234
+  v.metric = "balanced_accuracy"
+  # Classifier fields each arm chooses on validation: field -> candidates.
+  v.classifier_grid = ml_collections.ConfigDict()
+  v.classifier_grid.num_steps = (600, 1200)
+  # real+synthetic@val: synthetic:real ratios to choose among.
+  v.synthetic_ratios = (0.25, 0.5, 1.0)
   # Optional: keep only synthetic images that this classifier (trained on the
   # real train split, e.g. by gan.train_classifier) assigns to their intended
   # class with probability >= min_confidence.

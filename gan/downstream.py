@@ -14,7 +14,12 @@ under each arm, and tests it on the real test split:
                       (class-weighted loss)
   real+synthetic      real + synthetic topping every class up to the largest
   real+synthetic@R    real + R x (number of real images) synthetic, equal per class
+  real+synthetic@val  real+synthetic@R with R chosen on validation
   synthetic           synthetic only (as many as real, equal per class)
+With a validation protocol (`config.validation`, see `run`), every choice is
+made on a validation part of the training split and the test split is read
+once per final arm and seed; each GAN arm is compared with the best classic
+arm (chosen on validation) by a paired-by-seed t interval.
 Reports accuracy, balanced accuracy, macro-F1 and per-class recall as mean
 +- std over seeds; writes results.json, results.md and results.png.
 """
@@ -37,6 +42,7 @@ from gan import sampling
 from gan import storage
 from gan.errors import UserError
 from gan import plots
+from gan import significance
 
 
 class SyntheticSource(Protocol):
@@ -198,25 +204,187 @@ def arm_data(arm: str, train: input_pipeline.Split, source: SyntheticSource | No
           np.concatenate([train.labels, labels]), False)
 
 
+# Arms that use real data only: "best classic" is the best of these on
+# validation, the baseline every GAN arm is compared with.
+CLASSIC_ARMS = ("real", "real+classic", "real+balanced", "real+weighted")
+# An arm whose synthetic:real ratio is chosen on validation among
+# config.validation.synthetic_ratios.
+RATIO_ON_VALIDATION = "real+synthetic@val"
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+
+
+def _validation_config(config):
+  """config.validation, or None when the config has none (or fraction 0)."""
+  validation = config.get("validation")
+  if validation is None or not validation.fraction:
+    # The protocol is off: no choices, the classifier config as it is.
+    return None
+  if not 0.0 < validation.fraction < 1.0:
+    raise UserError(f"validation.fraction must be in (0, 1); got "
+                    f"{validation.fraction}")
+  if validation.metric not in METRICS:
+    raise UserError(f"validation.metric {validation.metric!r} is not one of "
+                    f"{METRICS}")
+  return validation
+
+
+def _classifier_candidates(config) -> list[dict]:
+  """Every combination of config.validation.classifier_grid ([{}] if none)."""
+  validation = _validation_config(config)
+  grid = validation.get("classifier_grid") if validation else None
+  grid = grid.to_dict() if grid else {}
+  for field, values in grid.items():
+    if field not in config.classifier:
+      raise UserError(f"validation.classifier_grid.{field} is not a "
+                      f"classifier field; use one of {sorted(config.classifier)}")
+    if not isinstance(values, (tuple, list)) or not values:
+      raise UserError(f"validation.classifier_grid.{field} must be a non-empty "
+                      f"tuple of candidates; got {values!r}")
+  candidates = [{}]
+  for field in sorted(grid):
+    candidates = [{**c, field: v} for c in candidates for v in grid[field]]
+  return candidates
+
+
+def _arm_variants(arm: str, config) -> list[str]:
+  """The concrete arms an arm chooses among on validation."""
+  if arm != RATIO_ON_VALIDATION:
+    return [arm]
+  validation = _validation_config(config)
+  ratios = validation.get("synthetic_ratios", ()) if validation else ()
+  if not ratios:
+    raise UserError(f"arm {arm!r} chooses its ratio on validation; set "
+                    f"--config.validation.synthetic_ratios='(0.25, 0.5, 1.0)' "
+                    f"and a validation.fraction > 0")
+  return [f"real+synthetic@{float(r):g}" for r in ratios]
+
+
+def _fit(arm, candidate, config, split, source, seed):
+  cfg = arm_classifier_config(arm, config.classifier)
+  with cfg.unlocked():
+    cfg.update(candidate)
+  images, labels, augment = arm_data(arm, split, source, seed)
+  model = classifier.fit(cfg, images, labels, split.class_names, seed=seed,
+                         augment=augment)
+  return model, int(len(labels))
+
+
+def _select(arm, config, fit_split, val_split, source, progress):
+  """Chooses (concrete arm, classifier fields) for `arm` on validation.
+
+  Every candidate trains on the fitting part with the first seed and is
+  scored on the validation part; the first best wins ties. Returns the
+  choice, its record and the winning model (the final run of the first seed,
+  which would train exactly the same network). Never sees the test split.
+  """
+  variants, candidates = _arm_variants(arm, config), _classifier_candidates(config)
+  if val_split is None:
+    return (variants[0], candidates[0]), None, None
+  validation, seed = config.validation, config.seeds[0]
+  tried, best = [], None
+  for variant in variants:
+    for candidate in candidates:
+      model, n = _fit(variant, candidate, config, fit_split, source, seed)
+      score = model.evaluate(val_split.images, val_split.labels)[validation.metric]
+      tried.append({"arm": variant, **candidate, validation.metric: score,
+                    "train_examples": n})
+      progress(f"{arm}: validation {validation.metric} {score:.4f} for "
+               f"{variant} {candidate or ''}")
+      if best is None or score > best[0]:
+        best = (score, (variant, candidate), (model, n))
+  score, choice, model = best
+  record = {"chosen": {"arm": choice[0], **choice[1]},
+            "validation_" + validation.metric: score,
+            "selection_seed": seed, "candidates": tried}
+  return choice, record, model
+
+
 def run(config: ml_collections.ConfigDict, train: input_pipeline.Split,
         test: input_pipeline.Split, source: SyntheticSource | None,
         progress: Callable[[str], None] = logging.info) -> dict:
-  """Trains every arm for every seed; returns per-run and summary metrics."""
+  """Trains every arm for every seed; returns per-run and summary metrics.
+
+  With `config.validation.fraction` > 0 (the protocol of
+  configs/augment_benchmark_alzheimers.py): a stratified validation part
+  (fixed `validation.seed`) is carved from the training split; every arm's
+  choices (classifier fields in `validation.classifier_grid`, the ratio of
+  `real+synthetic@val`) are made on it; then every arm trains with its
+  choice on the rest of the training split, once per seed, and only those
+  final networks meet the test split, once each. Without it, every arm
+  trains on the whole training split with the config as it is.
+  """
+  validation = _validation_config(config)
+  if validation is not None:
+    held = input_pipeline.stratified_holdout(train.labels, validation.fraction,
+                                             validation.seed)
+    fit_split = input_pipeline.Split(train.images[~held], train.labels[~held],
+                                     train.class_names)
+    val_split = input_pipeline.Split(train.images[held], train.labels[held],
+                                     train.class_names)
+    progress(f"validation: {len(val_split)} of {len(train)} training images "
+             f"held out (stratified, seed {validation.seed})")
+  else:
+    fit_split, val_split = train, None
+  # Every choice first, so that nothing measured on test can inform one.
+  choices, selection, first_models = {}, {}, {}
+  for arm in config.arms:
+    choices[arm], record, first_models[arm] = _select(
+        arm, config, fit_split, val_split, source, progress)
+    if record is not None:
+      selection[arm] = record
   runs = collections.defaultdict(list)
   for arm in config.arms:
+    variant, candidate = choices[arm]
     for seed in config.seeds:
-      images, labels, augment = arm_data(arm, train, source, seed)
-      model = classifier.fit(arm_classifier_config(arm, config.classifier),
-                             images, labels,
-                             train.class_names, seed=seed, augment=augment)
+      if seed == config.seeds[0] and first_models[arm] is not None:
+        model, n = first_models[arm]
+      else:
+        model, n = _fit(variant, candidate, config, fit_split, source, seed)
       metrics = model.evaluate(test.images, test.labels)
-      metrics["train_examples"] = int(len(labels))
+      metrics["train_examples"] = n
       runs[arm].append(metrics)
       progress(f"{arm} seed {seed}: balanced accuracy "
                f"{metrics['balanced_accuracy']:.4f}, accuracy "
                f"{metrics['accuracy']:.4f}")
-  return {"runs": dict(runs), "summary": summarize(runs, train.class_names),
-          "class_names": train.class_names, "seeds": list(config.seeds)}
+  result = {"runs": dict(runs), "summary": summarize(runs, train.class_names),
+            "class_names": train.class_names, "seeds": list(config.seeds)}
+  if validation is not None:
+    result["protocol"] = {
+        "validation_fraction": validation.fraction,
+        "validation_seed": validation.seed,
+        "validation_images": len(val_split),
+        "validation_counts": np.bincount(val_split.labels,
+                                         minlength=train.num_classes).tolist(),
+        "fitting_images": len(fit_split),
+        "chosen_by": "validation " + validation.metric,
+        "test": "evaluated once per final arm and seed, after every choice",
+    }
+    result["selection"] = selection
+    result["comparison"] = compare_to_best_classic(result, validation.metric)
+  return result
+
+
+def compare_to_best_classic(result: dict, metric: str) -> dict | None:
+  """Each GAN arm minus the classic arm that was best on validation, paired
+  by seed, on the test metrics (`metric` and every class's recall)."""
+  selection = result["selection"]
+  classic = [a for a in CLASSIC_ARMS if a in selection]
+  gan_arms = [a for a in selection if a not in CLASSIC_ARMS]
+  if not classic or not gan_arms:
+    return None
+  key = "validation_" + metric
+  best = max(classic, key=lambda a: selection[a][key])  # First best on ties.
+  runs = result["runs"]
+  def values(arm, name):
+    if name.startswith("recall/"):
+      return [r["recall"][name.split("/", 1)[1]] for r in runs[arm]]
+    return [r[name] for r in runs[arm]]
+  names = [metric] + [f"recall/{c}" for c in result["class_names"]]
+  return {"best_classic": best,
+          "best_classic_chosen_by": key,
+          "paired": {arm: {name: significance.paired_difference(
+              values(arm, name), values(best, name)) for name in names}
+                     for arm in gan_arms}}
 
 
 def summarize(runs: dict, class_names: list[str]) -> dict:
@@ -245,6 +413,30 @@ def markdown_table(result: dict) -> str:
     lines.append(f"| {arm} | {cell(s['accuracy'])} | "
                  f"{cell(s['balanced_accuracy'])} | {cell(s['macro_f1'])} | "
                  + " | ".join(cell(s["recall"][n]) for n in names) + " |")
+  if result.get("selection"):
+    protocol = result["protocol"]
+    lines += ["", f"Chosen by {protocol['chosen_by']} on "
+              f"{protocol['validation_images']} held-out training images "
+              f"(seed {protocol['validation_seed']}); networks trained on the "
+              f"other {protocol['fitting_images']}.", "",
+              "| arm | chosen | validation score | candidates |", "|---|---|---|---|"]
+    for arm, record in result["selection"].items():
+      chosen = ", ".join(f"{k}={v}" for k, v in record["chosen"].items())
+      score = next(v for k, v in record.items() if k.startswith("validation_"))
+      lines.append(f"| {arm} | {chosen} | {100 * score:.1f} | "
+                   f"{len(record['candidates'])} |")
+  comparison = result.get("comparison")
+  if comparison:
+    metric = comparison["best_classic_chosen_by"].removeprefix("validation_")
+    lines += ["", f"Paired by seed against the best classic arm on validation, "
+              f"**{comparison['best_classic']}** (test {metric}, points):", "",
+              "| arm | difference | 95% interval | p (paired t) |", "|---|---|---|---|"]
+    for arm, diffs in comparison["paired"].items():
+      d = diffs[metric]
+      interval = ("-" if d["low"] is None
+                  else f"[{100 * d['low']:+.1f}, {100 * d['high']:+.1f}]")
+      p = "-" if d["p"] is None else f"{d['p']:.3g}"
+      lines.append(f"| {arm} | {100 * d['mean']:+.1f} | {interval} | {p} |")
   return "\n".join(lines)
 
 

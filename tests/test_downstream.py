@@ -1,11 +1,15 @@
 """Augmentation benchmark on tiny synthetic data."""
 import json
+import re
 
+import ml_collections
 import numpy as np
 import pytest
+from scipy import stats
 
 from gan import classifier
 from gan import downstream
+from gan import input_pipeline
 from gan.errors import UserError
 from tests import helpers
 from tests.test_classifier import _config
@@ -170,3 +174,105 @@ def test_classic_imbalance_arms_train_real_data_differently():
   assert not config.classifier.class_balanced
   assert "class_weighted" not in config.classifier or (
       not config.classifier.class_weighted)
+
+
+def _protocol_config(arms, seeds=(0, 1), num_steps=(20,), ratios=(0.5,)):
+  config = _bench_config(arms, seeds)
+  with config.unlocked():
+    config.validation = v = ml_collections.ConfigDict()
+    v.fraction, v.seed, v.metric = 0.25, 7, "balanced_accuracy"
+    v.classifier_grid = ml_collections.ConfigDict({"num_steps": num_steps})
+    v.synthetic_ratios = ratios
+  return config
+
+
+def test_poisoned_test_split_changes_no_choice_and_is_read_last():
+  train = helpers.synthetic_split(n=48, num_classes=3, seed=0)
+  test = helpers.synthetic_split(n=30, num_classes=3, seed=1)
+  rng = np.random.default_rng(0)
+  poisoned = input_pipeline.Split(
+      rng.integers(0, 256, test.images.shape, dtype=np.uint8),
+      rng.permutation(test.labels), test.class_names)
+  config = _protocol_config(("real", "real+synthetic@val"), seeds=(0, 1),
+                            num_steps=(2, 20), ratios=(0.5, 1.0))
+  log = []
+  clean = downstream.run(config, train, test, CopyOfReal(train))
+  dirty = downstream.run(config, train, poisoned, CopyOfReal(train),
+                         progress=log.append)
+  # Every choice and every validation score is the same under a poisoned
+  # test split, so no test image or label reached a choice...
+  assert clean["selection"] == dirty["selection"]
+  assert clean["protocol"] == dirty["protocol"]
+  # ...while the poison does reach the test metrics (it is not ignored).
+  assert clean["runs"] != dirty["runs"]
+  # The test split is read only after every choice was made.
+  is_test = [bool(re.fullmatch(r"\S+ seed \d+: balanced accuracy .*", m))
+             for m in log]
+  first_test = is_test.index(True)
+  assert all(is_test[first_test:]) and sum(is_test) == 4
+  assert sum(m.startswith("real+synthetic@val: validation") for m in log) == 4
+  # 12 of 48 held out (25% of each class); the networks train on 36.
+  assert clean["protocol"]["validation_counts"] == [4, 4, 4]
+  assert clean["runs"]["real"][0]["train_examples"] == 36
+
+
+def test_selection_keeps_the_validation_best_and_records_it():
+  train = helpers.synthetic_split(n=48, num_classes=3, seed=0)
+  test = helpers.synthetic_split(n=30, num_classes=3, seed=1)
+  config = _protocol_config(("real",), seeds=(0,), num_steps=(1, 30))
+  result = downstream.run(config, train, test, None)
+  record = result["selection"]["real"]
+  scores = {c["num_steps"]: c["balanced_accuracy"] for c in record["candidates"]}
+  assert record["chosen"] == {"arm": "real", "num_steps": max(scores, key=scores.get)}
+  assert record["validation_balanced_accuracy"] == max(scores.values())
+  # The recorded score is the chosen network's on the held-out part, and the
+  # seed-0 test result is that same network's (trained on the other part).
+  held = input_pipeline.stratified_holdout(train.labels, 0.25, 7)
+  cfg = config.classifier.copy_and_resolve_references()
+  cfg.num_steps = record["chosen"]["num_steps"]
+  model = classifier.fit(cfg, train.images[~held], train.labels[~held],
+                         train.class_names, seed=0)
+  assert model.evaluate(train.images[held], train.labels[held])[
+      "balanced_accuracy"] == record["validation_balanced_accuracy"]
+  assert (model.evaluate(test.images, test.labels)["balanced_accuracy"]
+          == result["runs"]["real"][0]["balanced_accuracy"])
+
+
+def test_protocol_off_uses_the_config_as_it_is_and_refuses_val_arms():
+  train = helpers.synthetic_split(n=24, num_classes=2, seed=0)
+  test = helpers.synthetic_split(n=20, num_classes=2, seed=1)
+  config = _protocol_config(("real",), seeds=(0,), num_steps=(5, 10))
+  config.validation.fraction = 0.0
+  result = downstream.run(config, train, test, None)
+  assert "selection" not in result
+  want = classifier.fit(config.classifier, train.images, train.labels,
+                        train.class_names, seed=0)
+  assert (result["runs"]["real"][0]["balanced_accuracy"]
+          == want.evaluate(test.images, test.labels)["balanced_accuracy"])
+  config.arms = ("real+synthetic@val",)
+  with pytest.raises(UserError, match="synthetic_ratios"):
+    downstream.run(config, train, test, CopyOfReal(train))
+  config.validation.fraction, config.validation.metric = 0.2, "auc"
+  with pytest.raises(UserError, match="validation.metric 'auc'"):
+    downstream.run(config, train, test, CopyOfReal(train))
+
+
+def test_gan_arms_are_compared_with_the_validation_best_classic_arm():
+  result = {
+      "class_names": ["a", "b"],
+      "selection": {"real": {"validation_balanced_accuracy": 0.6},
+                    "real+weighted": {"validation_balanced_accuracy": 0.7},
+                    "real+synthetic": {"validation_balanced_accuracy": 0.5}},
+      "runs": {arm: [{"balanced_accuracy": v, "recall": {"a": v, "b": 1 - v}}
+                     for v in values]
+               for arm, values in [("real", [0.9, 0.9, 0.9]),
+                                   ("real+weighted", [0.5, 0.6, 0.7]),
+                                   ("real+synthetic", [0.6, 0.8, 0.75])]}}
+  comparison = downstream.compare_to_best_classic(result, "balanced_accuracy")
+  # real+weighted was best on validation, though real is best on test.
+  assert comparison["best_classic"] == "real+weighted"
+  d = comparison["paired"]["real+synthetic"]
+  want = stats.ttest_rel([0.6, 0.8, 0.75], [0.5, 0.6, 0.7])
+  assert d["balanced_accuracy"]["mean"] == pytest.approx(0.35 / 3)
+  assert d["balanced_accuracy"]["p"] == pytest.approx(want.pvalue)
+  assert d["recall/b"]["mean"] == pytest.approx(-0.35 / 3)

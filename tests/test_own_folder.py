@@ -158,6 +158,8 @@ def test_own_folder_end_to_end(own, caplog, capsys):
   bench.classifier.widths, bench.classifier.num_steps = (4, 8), 4
   bench.classifier.batch_size = 8
   bench.arms, bench.seeds = ("real", "real+synthetic"), (0,)
+  # The whole split, no choices (the protocol is tested in test_downstream).
+  bench.validation.fraction = 0.0
   bench_train, bench_test = input_pipeline.load_train_and_test(
       bench.data, bench.test_split)
   result = downstream.run(bench, bench_train, bench_test,
