@@ -169,7 +169,8 @@ def make_train_step(model, tx, augment: bool, class_weights=None):
 
 def classification_metrics(labels: np.ndarray, predictions: np.ndarray,
                            class_names: Sequence[str]) -> dict[str, Any]:
-  """Accuracy, balanced accuracy, macro-F1 and per-class recall (numpy)."""
+  """Accuracy, balanced accuracy, macro-F1, per-class recall and the
+  confusion matrix (rows: true class, columns: predicted) (numpy)."""
   k = len(class_names)
   confusion = np.zeros((k, k), np.int64)
   np.add.at(confusion, (labels, predictions), 1)
@@ -187,6 +188,7 @@ def classification_metrics(labels: np.ndarray, predictions: np.ndarray,
       "macro_f1": float(f1[present].mean()),
       "recall": {name: float(r) for name, r in zip(class_names, recall)},
       "num_examples": int(confusion.sum()),
+      "confusion": confusion.tolist(),
   }
 
 

@@ -399,6 +399,8 @@ def summarize(runs: dict, class_names: list[str]) -> dict:
              for m in ("accuracy", "balanced_accuracy", "macro_f1")}
     entry["recall"] = {c: stats([r["recall"][c] for r in results])
                        for c in class_names}
+    # Summed over seeds: every test image once per seed.
+    entry["confusion"] = np.sum([r["confusion"] for r in results], 0).tolist()
     summary[arm] = entry
   return summary
 
@@ -463,10 +465,37 @@ def plot(result: dict, path: str) -> None:
 
 
 def write_results(result: dict, output: str) -> None:
-  """results.json, results.md, results.png; each written atomically."""
+  """results.json, results.md, results.png, confusion.png; each written
+  atomically."""
   os.makedirs(output, exist_ok=True)
   for name, text in [("results.json", json.dumps(result, indent=1)),
                      ("results.md", markdown_table(result) + "\n")]:
     storage.write_text(os.path.join(output, name), text,
                        f"the benchmark's {name}")
   plot(result, os.path.join(output, "results.png"))
+  plot_confusion(result, os.path.join(output, "confusion.png"))
+
+
+def plot_confusion(result: dict, path: str) -> None:
+  """One row-normalised confusion matrix per arm (test split, all seeds)."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  arms, names = list(result["summary"]), result["class_names"]
+  fig, axes = plt.subplots(1, len(arms), figsize=(3.2 * len(arms), 3.6),
+                           squeeze=False)
+  for ax, arm in zip(axes[0], arms):
+    counts = np.asarray(result["summary"][arm]["confusion"], np.float64)
+    rates = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    ax.imshow(rates, vmin=0, vmax=1, cmap="Blues")
+    for (i, j), rate in np.ndenumerate(rates):
+      ax.text(j, i, f"{100 * rate:.0f}", ha="center", va="center", fontsize=7,
+              color="white" if rate > 0.5 else "black")
+    ax.set_title(arm, fontsize=9)
+    ax.set_xticks(range(len(names)), [n[:8] for n in names], rotation=45,
+                  fontsize=7)
+    ax.set_yticks(range(len(names)), [n[:8] for n in names], fontsize=7)
+    ax.set_xlabel("predicted", fontsize=8)
+  axes[0][0].set_ylabel("true (% of the row)", fontsize=8)
+  fig.tight_layout()
+  plots.save_figure(fig, path, dpi=120)

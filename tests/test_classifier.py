@@ -18,6 +18,7 @@ def test_classification_metrics_by_hand():
   f1_a = 2 * 0.75 * 0.75 / 1.5
   f1_b = 2 * 0.5 * 0.5 / 1.0
   assert m["macro_f1"] == pytest.approx((f1_a + f1_b + 1.0) / 3)
+  assert m["confusion"] == [[3, 1, 0], [1, 1, 0], [0, 0, 1]]
 
 
 def _config():

@@ -68,6 +68,12 @@ def test_every_arm_runs_and_writes_results(tmp_path):
   assert json.loads((tmp_path / "results.json").read_text())["seeds"] == [0, 1]
   assert "| real+classic |" in (tmp_path / "results.md").read_text()
   assert (tmp_path / "results.png").stat().st_size > 1000
+  assert (tmp_path / "confusion.png").stat().st_size > 1000
+  confusion = np.asarray(result["summary"]["real"]["confusion"])
+  assert confusion.sum() == 2 * 30   # Each test image once per seed.
+  assert confusion.sum(1).tolist() == [20, 20, 20]
+  assert np.trace(confusion) == pytest.approx(
+      sum(r["accuracy"] * 30 for r in result["runs"]["real"]))
 
 
 def test_real_plus_a_copy_of_real_is_real_duplicated():
