@@ -10,6 +10,7 @@ from ml_collections import config_flags
 
 from gan import classifier
 from gan import downstream
+from gan import downstream_report
 from gan import errors
 from gan import input_pipeline
 from gan import quiet_logging
@@ -49,8 +50,8 @@ def main(argv):
     result["filter"] = {"classifier": config.filter.classifier,
                         "min_confidence": config.filter.min_confidence,
                         "acceptance": source.acceptance_rates(train.class_names)}
-  downstream.write_results(result, FLAGS.output)
-  print(downstream.markdown_table(result))
+  downstream_report.write_results(result, FLAGS.output)
+  print(downstream_report.markdown_table(result))
 
 
 if __name__ == "__main__":

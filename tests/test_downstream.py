@@ -9,6 +9,7 @@ from scipy import stats
 
 from gan import classifier
 from gan import downstream
+from gan import downstream_report
 from gan import input_pipeline
 from gan.errors import UserError
 from tests import helpers
@@ -64,7 +65,7 @@ def test_every_arm_runs_and_writes_results(tmp_path):
   values = [r["balanced_accuracy"] for r in result["runs"]["real"]]
   assert s["mean"] == pytest.approx(np.mean(values))
   assert s["std"] == pytest.approx(np.std(values, ddof=1))
-  downstream.write_results(result, str(tmp_path))
+  downstream_report.write_results(result, str(tmp_path))
   assert json.loads((tmp_path / "results.json").read_text())["seeds"] == [0, 1]
   assert "| real+classic |" in (tmp_path / "results.md").read_text()
   assert (tmp_path / "results.png").stat().st_size > 1000
