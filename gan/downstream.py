@@ -314,10 +314,7 @@ def run(config: ml_collections.ConfigDict, train: input_pipeline.Split,
   if validation is not None:
     held = input_pipeline.stratified_holdout(train.labels, validation.fraction,
                                              validation.seed)
-    fit_split = input_pipeline.Split(train.images[~held], train.labels[~held],
-                                     train.class_names)
-    val_split = input_pipeline.Split(train.images[held], train.labels[held],
-                                     train.class_names)
+    fit_split, val_split = train.subset(~held), train.subset(held)
     progress(f"validation: {len(val_split)} of {len(train)} training images "
              f"held out (stratified, seed {validation.seed})")
   else:
@@ -392,8 +389,7 @@ def summarize(runs: dict, class_names: list[str]) -> dict:
       values = np.asarray(values, np.float64)
       return {"mean": float(values.mean()),
               "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
-    entry = {m: stats([r[m] for r in results])
-             for m in ("accuracy", "balanced_accuracy", "macro_f1")}
+    entry = {m: stats([r[m] for r in results]) for m in METRICS}
     entry["recall"] = {c: stats([r["recall"][c] for r in results])
                        for c in class_names}
     # Summed over seeds: every test image once per seed.

@@ -52,6 +52,10 @@ class Split:
   def __len__(self) -> int:
     return len(self.labels)
 
+  def subset(self, mask: np.ndarray) -> "Split":
+    """The images where `mask` ([N] bool) holds, in the same label space."""
+    return Split(self.images[mask], self.labels[mask], list(self.class_names))
+
 
 def get_builder(data: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
   """The TFDS builder named by `data.name` (registered from `gan_datasets`)."""
@@ -276,7 +280,7 @@ def select_classes(split: Split, data: ml_collections.ConfigDict,
                     f"from --config.data.classes")
   logging.info("data.classes: %d of %d images (%s)", int(keep.sum()),
                len(split), ", ".join(names))
-  return Split(split.images[keep], split.labels[keep], list(split.class_names))
+  return split.subset(keep)
 
 
 def stratified_holdout(labels: np.ndarray, fraction: float,
