@@ -30,5 +30,6 @@ def get_config():
   c.class_balanced = False         # Draw every class equally often.
   c.class_weighted = False         # Weigh the loss by n / (K n_c) instead.
   c.augment = False                # Classic augmentation (flip, affine, intensity).
+  c.augment_strength = 1.0         # Scales its affine and intensity ranges.
   c.log_every_steps = 100
   return config

@@ -85,22 +85,25 @@ class ClassifierState:
   opt_state: Any
 
 
-def _optimizer(config, steps_total):
-  schedule = optax.cosine_decay_schedule(config.learning_rate, steps_total)
-  return optax.adamw(schedule, weight_decay=config.weight_decay)
-
-
-def _augment_classic(images, key):
+def _augment_classic(images, key, strength: float = 1.0):
   """Flips, small affine (shift/scale), intensity jitter; images in [-1, 1].
 
-  images: [B, R, R, C]. Background is -1, so shifts fill with -1.
+  images: [B, R, R, C]. Background is -1, so shifts fill with -1. `strength`
+  scales every range but the flip's (1: scale and gain within e^+-0.1,
+  shifts within +-6% of the side, bias within +-0.05), so that the benchmark
+  can choose it on validation.
   """
   b, r = images.shape[0], images.shape[1]
   k_flip, k_scale, k_shift, k_gain, k_bias = jax.random.split(key, 5)
   flip = jax.random.bernoulli(k_flip, 0.5, (b, 1, 1, 1))
   images = jnp.where(flip, images[:, :, ::-1], images)
-  scale = jnp.exp(jax.random.uniform(k_scale, (b,), minval=-0.1, maxval=0.1))
-  shift = jax.random.uniform(k_shift, (b, 2), minval=-0.06, maxval=0.06) * r
+
+  def uniform(k, shape, half_width):  # U(-w, w), w scaled by the strength.
+    return jax.random.uniform(k, shape, minval=-half_width * strength,
+                              maxval=half_width * strength)
+
+  scale = jnp.exp(uniform(k_scale, (b,), 0.1))
+  shift = uniform(k_shift, (b, 2), 0.06) * r
   coords = jnp.arange(r, dtype=jnp.float32) - (r - 1) / 2
 
   def warp(image, s, t):
@@ -113,8 +116,8 @@ def _augment_classic(images, key):
     return jnp.stack(channels, axis=-1)
 
   images = jax.vmap(warp)(images, scale, shift)
-  gain = jnp.exp(jax.random.uniform(k_gain, (b, 1, 1, 1), minval=-0.1, maxval=0.1))
-  bias = jax.random.uniform(k_bias, (b, 1, 1, 1), minval=-0.05, maxval=0.05)
+  gain = jnp.exp(uniform(k_gain, (b, 1, 1, 1), 0.1))
+  bias = uniform(k_bias, (b, 1, 1, 1), 0.05)
   # Intensity jitter on the tissue only: the background stays at -1.
   tissue = images > -0.99
   return jnp.where(tissue, jnp.clip((images + 1) * gain - 1 + bias, -1, 1), images)
@@ -140,14 +143,15 @@ def weighted_cross_entropy(logits, labels, class_weights=None):
   return jnp.sum(w * ce) / jnp.sum(w)
 
 
-def make_train_step(model, tx, augment: bool, class_weights=None):
+def make_train_step(model, tx, augment: bool, class_weights=None,
+                    augment_strength: float = 1.0):
   """class_weights: None, or [K] per-class loss weights (class-weighted loss;
-  see weighted_cross_entropy)."""
+  see weighted_cross_entropy); augment_strength: see _augment_classic."""
   def step(state, batch, rng):
     images = batch["image"]
     if augment:
       images = _augment_classic(images, jax.random.fold_in(
-          rng, jax.lax.axis_index(parallel.AXIS)))
+          rng, jax.lax.axis_index(parallel.AXIS)), augment_strength)
 
     def loss_fn(params):
       (logits, _), mutated = model.apply(
@@ -198,10 +202,10 @@ class TrainedClassifier:
   variables: Any           # {"params": ..., "batch_stats": ...}
   class_names: list[str]
 
-  @functools.cached_property
+  @property
   def _apply(self):
-    return parallel.batched_inference(
-        lambda variables, x: self.model.apply(variables, x, train=False))
+    return _inference_program(self.model.num_classes, tuple(self.model.widths),
+                              self.model.stem_strides)
 
   def logits_and_features(self, images: np.ndarray, batch_size: int = 256):
     """images: [N, R, R, C] uint8 -> (logits [N, K], features [N, F])."""
@@ -223,29 +227,64 @@ def _model(config: ml_collections.ConfigDict, num_classes: int) -> ResNet:
                 stem_strides=config.get("stem_strides", 1))
 
 
+# One set of programs per configuration: the benchmark's seeds and arms, and
+# the tests, fit the same configuration many times, and each new function
+# object would be compiled again.
+@functools.lru_cache(maxsize=16)
+def _training_programs(num_classes, widths, stem_strides, learning_rate,
+                       weight_decay, num_steps, augment, class_weights,
+                       augment_strength):
+  """(model, optimizer, jitted init, data-parallel train step)."""
+  model = ResNet(num_classes=num_classes, widths=widths,
+                 stem_strides=stem_strides)
+  tx = optax.adamw(optax.cosine_decay_schedule(learning_rate, num_steps),
+                   weight_decay=weight_decay)
+  weights = None if class_weights is None else np.asarray(class_weights,
+                                                          np.float32)
+  step = parallel.data_parallel_step(make_train_step(
+      model, tx, augment, weights, augment_strength=augment_strength))
+  return model, tx, jax.jit(model.init), step
+
+
+@functools.lru_cache(maxsize=16)
+def _inference_program(num_classes, widths, stem_strides):
+  """Data-parallel `(variables, images) -> (logits, features)` of one model
+  shape, shared by every classifier of that shape."""
+  model = ResNet(num_classes=num_classes, widths=widths,
+                 stem_strides=stem_strides)
+  return parallel.batched_inference(
+      lambda variables, x: model.apply(variables, x, train=False))
+
+
 def fit(config: ml_collections.ConfigDict, images: np.ndarray,
         labels: np.ndarray, class_names: Sequence[str], seed: int,
         augment: bool = False) -> TrainedClassifier:
   """Trains a fresh classifier for `config.num_steps` steps on the arrays.
 
   config.class_balanced draws every class equally often; config.class_weighted
-  (default False) weighs the loss by balanced_class_weights instead.
+  (default False) weighs the loss by balanced_class_weights instead;
+  config.augment_strength (default 1) scales the classic augmentation's ranges.
   """
   if len(images) < 2:
     raise UserError(f"the classifier needs training images; got {len(images)}")
+  strength = float(config.get("augment_strength", 1.0))
+  if augment and not strength > 0:
+    raise UserError(f"classifier.augment_strength must be > 0; got {strength} "
+                    f"(turn augmentation off with --config.classifier.augment=False)")
   class_weights = None
   if config.get("class_weighted", False):
-    class_weights = balanced_class_weights(np.asarray(labels), len(class_names))
-  model = _model(config, len(class_names))
-  tx = _optimizer(config, config.num_steps)
-  variables = jax.jit(model.init)(jax.random.key(seed),
-                                  jnp.zeros((1,) + images.shape[1:]))
+    class_weights = tuple(balanced_class_weights(
+        np.asarray(labels), len(class_names)).tolist())
+  model, tx, init, p_step = _training_programs(
+      len(class_names), tuple(config.widths), config.get("stem_strides", 1),
+      float(config.learning_rate), float(config.weight_decay),
+      int(config.num_steps), bool(augment), class_weights,
+      strength if augment else 1.0)
+  variables = init(jax.random.key(seed), jnp.zeros((1,) + images.shape[1:]))
   state = ClassifierState(step=jnp.zeros((), jnp.int32),
                           params=variables["params"],
                           batch_stats=variables["batch_stats"],
                           opt_state=tx.init(variables["params"]))
-  p_step = parallel.data_parallel_step(make_train_step(model, tx, augment,
-                                                        class_weights))
   parallel.check_global_batch(config.batch_size)
   sampler = input_pipeline.BatchSampler(labels, config.batch_size, seed,
                                         class_balanced=config.class_balanced)
@@ -273,6 +312,22 @@ def save(classifier: TrainedClassifier, config: ml_collections.ConfigDict,
   checkpointer.save(0, classifier.variables,
                     meta, force=True)
   checkpointer.wait_until_finished()
+
+
+def to_bytes(classifier: TrainedClassifier) -> bytes:
+  """The trained variables, serialised (msgpack); see `from_bytes`."""
+  return flax.serialization.to_bytes(jax.device_get(classifier.variables))
+
+
+def from_bytes(config: ml_collections.ConfigDict, class_names: Sequence[str],
+               image_shape: tuple[int, ...], data: bytes) -> TrainedClassifier:
+  """The classifier `to_bytes` wrote, for images of `image_shape` (R, R, C)
+  and the classifier config it was trained with."""
+  model = _model(config, len(class_names))
+  template = jax.eval_shape(
+      lambda: model.init(jax.random.key(0), jnp.zeros((1,) + tuple(image_shape))))
+  variables = flax.serialization.from_bytes(template, data)
+  return TrainedClassifier(model, variables, list(class_names))
 
 
 def load(workdir: str) -> TrainedClassifier:

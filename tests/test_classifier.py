@@ -5,6 +5,7 @@ import pytest
 
 from configs import classifier_alzheimers
 from gan import classifier
+from gan.errors import UserError
 from tests import helpers
 
 
@@ -97,3 +98,47 @@ def test_class_weighted_loss_changes_training_only_on_imbalanced_data():
   np.testing.assert_allclose(logits(balanced, True), logits(balanced, False),
                              rtol=1e-4, atol=1e-5)
   assert np.abs(logits(skewed, True) - logits(skewed, False)).max() > 1e-2
+
+
+def test_augmentation_strength_scales_the_ranges():
+  images = np.full((64, 32, 32, 1), -1.0, np.float32)
+  images[:, 8:24, 6:20] = 0.5
+  key = jax.random.key(3)
+  def change(strength):
+    out = np.asarray(classifier._augment_classic(images, key, strength))
+    # Undo the flips (same key: same flips whatever the strength).
+    flipped = np.asarray(classifier._augment_classic(images, key, 1e-6))
+    return np.abs(out - flipped).mean()
+  assert change(1e-6) == 0
+  assert 0 < change(0.5) < change(1.0) < change(2.0)
+  # Strength 1 is the default.
+  np.testing.assert_array_equal(
+      classifier._augment_classic(images, key),
+      classifier._augment_classic(images, key, 1.0))
+  config = classifier_alzheimers.get_config().classifier
+  config.augment_strength, config.num_steps = 0.0, 1
+  with pytest.raises(UserError, match="augment_strength must be > 0"):
+    classifier.fit(config, images.astype(np.uint8), np.zeros(64, np.int32),
+                   ["a"], seed=0, augment=True)
+
+
+def test_fits_of_one_configuration_share_their_programs():
+  split = helpers.synthetic_split(n=32, num_classes=2)
+  config = _config().classifier
+  config.num_steps = 3
+  classifier._training_programs.cache_clear()
+  fresh = classifier.fit(config, split.images, split.labels, split.class_names,
+                         seed=0)
+  again = classifier.fit(config, split.images, split.labels, split.class_names,
+                         seed=0)
+  assert classifier._training_programs.cache_info().hits == 1
+  # The shared program trains the same network as a fresh one.
+  for a, b in zip(helpers.tree_leaves_np(fresh.variables),
+                  helpers.tree_leaves_np(again.variables)):
+    np.testing.assert_array_equal(a, b)
+  first = fresh
+  other = classifier.fit(config, split.images, split.labels, split.class_names,
+                         seed=1)
+  assert not all(np.array_equal(a, b) for a, b in zip(
+      helpers.tree_leaves_np(first.variables),
+      helpers.tree_leaves_np(other.variables)))
