@@ -61,7 +61,9 @@ def _filter(x, window):
              for i in range(size))
 
 
-def _ssim_terms(x, y, window, data_range):
+def ssim_maps(x, y, window, data_range):
+  """SSIM and contrast-structure maps of [B, H, W, C] pairs, one value per
+  'valid' window position: [B, H - w + 1, W - w + 1, C] each."""
   c1 = (K1 * data_range) ** 2
   c2 = (K2 * data_range) ** 2
   mu_x, mu_y = _filter(x, window), _filter(y, window)
@@ -70,6 +72,11 @@ def _ssim_terms(x, y, window, data_range):
   sxy = _filter(x * y, window) - mu_x * mu_y
   cs = (2 * sxy + c2) / (sxx + syy + c2)
   ssim = (2 * mu_x * mu_y + c1) / (mu_x ** 2 + mu_y ** 2 + c1) * cs
+  return ssim, cs
+
+
+def _ssim_terms(x, y, window, data_range):
+  ssim, cs = ssim_maps(x, y, window, data_range)
   return ssim.mean(axis=(1, 2)), cs.mean(axis=(1, 2))  # [B, C] each.
 
 
