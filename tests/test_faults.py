@@ -304,3 +304,39 @@ def test_labelled_rows_of_a_conditional_grid():
     band = text[2 + row * 18: 2 + row * 18 + 16]
     assert (band > 128).sum() > 10, row
   assert (text[:2] == 0).all()
+
+
+def test_tensorboard_stops_writing_on_a_full_disk_and_training_goes_on(
+    tmp_path, monkeypatch, caplog):
+  from gan import metric_writers
+  writer = metric_writers.create_writer(str(tmp_path / "tb"))
+  writer.write_scalars(1, {"loss": 1.0})
+  writer.flush()
+  assert not writer.stopped
+  _free_space(monkeypatch, 200_000)  # Less than an image grid and the margin.
+  with caplog.at_level("WARNING"):
+    writer.write_images(2, {"grid": np.zeros((64, 64, 3), np.uint8)})
+    writer.write_scalars(3, {"loss": 0.5})   # Quietly dropped from now on.
+    writer.flush()
+    writer.close()
+  assert writer.stopped
+  warnings = [r.getMessage() for r in caplog.records
+              if "TensorBoard events" in r.getMessage()]
+  assert len(warnings) == 1
+  assert (f"TensorBoard events in {tmp_path / 'tb'} are no longer written: "
+          f"the disk is full (200.0 KB free)") in warnings[0]
+
+
+def test_tensorboard_on_a_real_full_disk(small_disk, caplog):
+  """TF's event writer drops events on a full disk without an error (this
+  test, with the probe silenced, once saw every write "succeed"), so the
+  free-space probe is what stops the events: on a real 1 MB disk, at once."""
+  from gan import metric_writers
+  writer = metric_writers.create_writer(str(small_disk / "tb"))
+  with caplog.at_level("WARNING"):
+    writer.write_images(0, {"grid": np.zeros((64, 64, 3), np.uint8)})
+    writer.write_scalars(0, {"loss": 1.0})
+    writer.close()
+  assert writer.stopped
+  assert sum("are no longer written: the disk is full" in r.getMessage()
+             for r in caplog.records) == 1
