@@ -115,7 +115,7 @@ def sample_counts(reference_counts: np.ndarray, drawn_labels: Sequence[int],
 
 def draw_by_class(source, counts: Mapping[int, tuple[int, int]], seed: int
                   ) -> dict[int, np.ndarray]:
-  """class -> uint8 [n, R, R, C] from a `downstream.SyntheticSource` (a
+  """class -> uint8 [n, R, R, C] from a `synthetic_sources.SyntheticSource` (a
   generator's: one latent stream per class, `sampling.class_seed`)."""
   images, labels = source.sample({c: n for c, (_, n) in counts.items()}, seed)
   return {c: images[labels == c] for c in counts}
@@ -250,7 +250,7 @@ def main(argv=None):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.set_visible_devices([], "GPU")
   from gan import classifier  # pylint: disable=g-import-not-at-top
-  from gan import downstream  # pylint: disable=g-import-not-at-top
+  from gan import synthetic_sources  # pylint: disable=g-import-not-at-top
   from gan import input_pipeline  # pylint: disable=g-import-not-at-top
   from gan import inception_weights  # pylint: disable=g-import-not-at-top
   from gan import quiet_logging  # pylint: disable=g-import-not-at-top
@@ -315,8 +315,8 @@ def main(argv=None):
     results["models"][key] = entry
   for workdir, generator in generators.items():
     # Refuses an unconditional generator or one of other classes.
-    source = downstream.GeneratorSource(workdir, real.class_names,
-                                        data.resolution, generator=generator)
+    source = synthetic_sources.GeneratorSource(
+        workdir, real.class_names, data.resolution, generator=generator)
     counts = sample_counts(reference.counts, generator.drawn_labels,
                            args.min_per_class)
     start = time.time()

@@ -27,125 +27,18 @@ results.png and confusion.png.
 from __future__ import annotations
 
 import collections
-from typing import Callable, Protocol
+from typing import Callable
 
 import ml_collections
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from gan import classifier
-from gan import pixels
+from gan import fit_cache
 from gan import input_pipeline
-from gan import sampling
-from gan.errors import UserError
 from gan import significance
-
-
-class SyntheticSource(Protocol):
-  """Labelled synthetic images on demand."""
-
-  def sample(self, counts: dict[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """counts: class index -> n. Returns ([N, R, R, C] uint8, [N] int32)."""
-
-
-class GeneratorSource:
-  """Samples a trained class-conditional generator (EMA weights)."""
-
-  def __init__(self, workdir: str, class_names: list[str], resolution: int,
-               step: int | None = None,
-               generator: sampling.Generator | None = None):
-    """generator: that workdir's generator when the caller loaded it already."""
-    self.generator = generator or sampling.load_generator(workdir, step)
-    if not self.generator.num_classes:
-      raise UserError(f"the generator in {workdir} is not class-conditional; "
-                      f"train it with --config.data.conditional=True")
-    if self.generator.class_names != list(class_names):
-      raise UserError(f"generator classes {self.generator.class_names} differ "
-                      f"from the data set's {list(class_names)}")
-    self.resolution = resolution
-
-  def sample(self, counts, seed):
-    images, labels = [], []
-    for class_index, n in sorted(counts.items()):
-      if n <= 0:
-        continue
-      for batch in self.generator.sample(
-          n, seed=sampling.class_seed(seed, class_index), labels=np.full(n, class_index)):
-        if batch.shape[1] != self.resolution:
-          batch = tf.image.resize(batch, [self.resolution] * 2, antialias=True).numpy()
-        images.append(pixels.to_uint8(batch))
-      labels.append(np.full(n, class_index, np.int32))
-    return np.concatenate(images), np.concatenate(labels)
-
-
-class ConfidenceFilter:
-  """Keeps the synthetic images a classifier assigns to their intended class.
-
-  Wraps a SyntheticSource: draws images in rounds and keeps those whose
-  softmax probability of the requested class, under `judge` (a classifier
-  trained on the real training split, e.g. the `encoder:` network), is at
-  least `min_confidence`, until each class has its count. Round r of a call
-  with `seed` draws with seed `seed * 100 + r`, so results stay a pure
-  function of the seed. `acceptance` records kept/drawn per class.
-  """
-
-  MAX_ROUNDS = 100
-  # Give up early (after MIN_DRAWS images) when fewer than 1 in
-  # MAX_OVERSAMPLING images of a class pass: the filter would run for hours.
-  MIN_DRAWS = 512
-  MAX_OVERSAMPLING = 50
-
-  def __init__(self, source: SyntheticSource, judge: classifier.TrainedClassifier,
-               min_confidence: float):
-    if not 0.0 <= min_confidence < 1.0:
-      raise UserError(f"filter min_confidence must be in [0, 1); got "
-                      f"{min_confidence}")
-    self.source, self.judge = source, judge
-    self.min_confidence = min_confidence
-    self.acceptance: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0])
-
-  def _keep(self, images, class_index):
-    logits, _ = self.judge.logits_and_features(images)
-    logits = logits - logits.max(-1, keepdims=True)
-    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
-    return probs[:, class_index] >= self.min_confidence
-
-  def sample(self, counts, seed):
-    images, labels = [], []
-    for class_index, n in sorted(counts.items()):
-      kept, have = [], 0
-      for r in range(self.MAX_ROUNDS):
-        if have >= n:
-          break
-        # Draw at least what is missing, plus slack for rejections.
-        draw = max(2 * (n - have), 32)
-        batch, _ = self.source.sample({class_index: draw}, seed * 100 + r)
-        keep = self._keep(batch, class_index)
-        kept.append(batch[keep])
-        have += int(keep.sum())
-        self.acceptance[class_index][0] += int(keep.sum())
-        self.acceptance[class_index][1] += draw
-        kept_so_far, drawn = self.acceptance[class_index]
-        if drawn >= self.MIN_DRAWS and kept_so_far * self.MAX_OVERSAMPLING < drawn:
-          raise UserError(
-              f"only {kept_so_far} of {drawn} synthetic images of class "
-              f"{class_index} reach min_confidence={self.min_confidence} "
-              f"under the filter classifier: the generator does not produce "
-              f"this class as the classifier sees it; train the generator "
-              f"longer or lower --config.filter.min_confidence")
-      if have < n:
-        raise UserError(
-            f"only {have} of {n} synthetic images of class {class_index} "
-            f"passed min_confidence={self.min_confidence} after "
-            f"{self.MAX_ROUNDS} rounds; lower --config.filter.min_confidence")
-      images.append(np.concatenate(kept)[:n])
-      labels.append(np.full(n, class_index, np.int32))
-    return np.concatenate(images), np.concatenate(labels)
-
-  def acceptance_rates(self, class_names) -> dict[str, float]:
-    return {class_names[c]: kept / drawn
-            for c, (kept, drawn) in sorted(self.acceptance.items())}
+from gan import synthetic_sources
+from gan.errors import UserError
 
 
 def _real_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
@@ -169,7 +62,35 @@ def arm_classifier_config(arm: str, base: ml_collections.ConfigDict
   return config
 
 
-def arm_data(arm: str, train: input_pipeline.Split, source: SyntheticSource | None,
+# Arms that use real data only: "best classic" is the best of these on
+# validation, the baseline every GAN arm is compared with.
+CLASSIC_ARMS = ("real", "real+classic", "real+balanced", "real+weighted")
+# An arm whose synthetic:real ratio is chosen on validation among
+# config.validation.synthetic_ratios.
+RATIO_ON_VALIDATION = "real+synthetic@val"
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+
+
+def _unknown_arm(arm: str) -> UserError:
+  return UserError(f"unknown arm {arm!r}; use real, real+classic, "
+                   f"real+balanced, real+weighted, real+synthetic, "
+                   f"real+synthetic@R, real+synthetic@val or synthetic")
+
+
+def _check_arm(arm: str) -> None:
+  if arm in CLASSIC_ARMS or arm in ("real+synthetic", "synthetic",
+                                    RATIO_ON_VALIDATION):
+    return
+  if arm.startswith("real+synthetic@"):
+    try:
+      if float(arm.split("@", 1)[1]) > 0:
+        return
+    except ValueError:
+      pass
+  raise _unknown_arm(arm)
+
+
+def arm_data(arm: str, train: input_pipeline.Split, source: synthetic_sources.SyntheticSource | None,
              seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
   """(images, labels, classic_augmentation) for one arm."""
   k = train.num_classes
@@ -191,23 +112,12 @@ def arm_data(arm: str, train: input_pipeline.Split, source: SyntheticSource | No
     images, labels = source.sample(need, seed)
     return images, labels, False
   else:
-    raise UserError(f"unknown arm {arm!r}; use real, real+classic, "
-                    f"real+balanced, real+weighted, real+synthetic, "
-                    f"real+synthetic@R or synthetic")
+    raise _unknown_arm(arm)
   if not sum(need.values()):  # Already balanced: nothing to add.
     return train.images, train.labels, False
   images, labels = source.sample(need, seed)
   return (np.concatenate([train.images, images]),
           np.concatenate([train.labels, labels]), False)
-
-
-# Arms that use real data only: "best classic" is the best of these on
-# validation, the baseline every GAN arm is compared with.
-CLASSIC_ARMS = ("real", "real+classic", "real+balanced", "real+weighted")
-# An arm whose synthetic:real ratio is chosen on validation among
-# config.validation.synthetic_ratios.
-RATIO_ON_VALIDATION = "real+synthetic@val"
-METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 
 
 def _validation_config(config):
@@ -225,9 +135,8 @@ def _validation_config(config):
   return validation
 
 
-def _classifier_candidates(config) -> list[dict]:
-  """Every combination of config.validation.classifier_grid ([{}] if none)."""
-  validation = _validation_config(config)
+def _classifier_candidates(config, validation) -> list[dict]:
+  """Every combination of validation.classifier_grid ([{}] if none)."""
   grid = validation.get("classifier_grid") if validation else None
   grid = grid.to_dict() if grid else {}
   for field, values in grid.items():
@@ -243,11 +152,10 @@ def _classifier_candidates(config) -> list[dict]:
   return candidates
 
 
-def _arm_variants(arm: str, config) -> list[str]:
+def _arm_variants(arm: str, validation) -> list[str]:
   """The concrete arms an arm chooses among on validation."""
   if arm != RATIO_ON_VALIDATION:
     return [arm]
-  validation = _validation_config(config)
   ratios = validation.get("synthetic_ratios", ()) if validation else ()
   if not ratios:
     raise UserError(f"arm {arm!r} chooses its ratio on validation; set "
@@ -256,90 +164,188 @@ def _arm_variants(arm: str, config) -> list[str]:
   return [f"real+synthetic@{float(r):g}" for r in ratios]
 
 
-def _fit(arm, candidate, config, split, source, seed):
-  cfg = arm_classifier_config(arm, config.classifier)
+def _arm_candidates(arm: str, validation, grid: list[dict],
+                    sources: Sources) -> list[dict]:
+  """Every way `arm` may train, in order: {"arm": concrete arm, "generator":
+  source name (arms that draw synthetic images), classifier fields}. The
+  protocol chooses among them on validation; without it there is one."""
+  _check_arm(arm)
+  variants = _arm_variants(arm, validation)
+  if arm in CLASSIC_ARMS:
+    generators = [None]
+  elif not sources:
+    raise UserError(f"arm {arm!r} needs a generator; pass --generator_workdir")
+  else:
+    generators = list(sources)
+  fields = grid
+  strengths = validation.get("classic_strengths", ()) if validation else ()
+  if arm == "real+classic" and strengths:
+    fields = [{**c, "augment_strength": float(s)} for c in grid for s in strengths]
+  return [{"arm": variant, **({"generator": g} if g is not None else {}), **f}
+          for variant in variants for g in generators for f in fields]
+
+
+def _candidate_config(candidate, config) -> ml_collections.ConfigDict:
+  """The classifier config of one candidate: its arm's, with its fields."""
+  cfg = arm_classifier_config(candidate["arm"], config.classifier)
   with cfg.unlocked():
-    cfg.update(candidate)
-  images, labels, augment = arm_data(arm, split, source, seed)
-  model = classifier.fit(cfg, images, labels, split.class_names, seed=seed,
-                         augment=augment)
+    cfg.update({k: v for k, v in candidate.items()
+                if k not in ("arm", "generator")})
+  return cfg
+
+
+def _fit(candidate, config, split, sources, seed, cache):
+  cache.check_time()  # Between fits: everything finished is stored.
+  arm = candidate["arm"]
+  images, labels, augment = arm_data(arm, split, sources.get(
+      candidate.get("generator")), seed)
+  model = classifier.fit(_candidate_config(candidate, config), images, labels,
+                         split.class_names, seed=seed, augment=augment)
   return model, int(len(labels))
 
 
-def _select(arm, config, fit_split, val_split, source, progress):
-  """Chooses (concrete arm, classifier fields) for `arm` on validation.
+def _select(arm, candidates, config, validation, fit_split, val_split, sources,
+            progress, cache, fingerprint):
+  """Chooses one of `arm`'s candidates on validation.
 
   Every candidate trains on the fitting part with the first seed and is
   scored on the validation part; the first best wins ties. Returns the
   choice, its record and the winning model (the final run of the first seed,
   which would train exactly the same network). Never sees the test split.
   """
-  variants, candidates = _arm_variants(arm, config), _classifier_candidates(config)
   if val_split is None:
-    return (variants[0], candidates[0]), None, None
-  validation, seed = config.validation, config.seeds[0]
-  tried, best = [], None
-  for variant in variants:
-    for candidate in candidates:
-      model, n = _fit(variant, candidate, config, fit_split, source, seed)
-      score = model.evaluate(val_split.images, val_split.labels)[validation.metric]
-      tried.append({"arm": variant, **candidate, validation.metric: score,
-                    "train_examples": n})
-      progress(f"{arm}: validation {validation.metric} {score:.4f} for "
-               f"{variant} {candidate or ''}")
-      if best is None or score > best[0]:
-        best = (score, (variant, candidate), (model, n))
-  score, choice, model = best
-  record = {"chosen": {"arm": choice[0], **choice[1]},
-            "validation_" + validation.metric: score,
+    return candidates[0], None, None
+  seed, tried, best = config.seeds[0], [], None
+  for candidate in candidates:
+    key = cache.key(phase="validation", candidate=candidate, seed=seed,
+                    metric=validation.metric, **fingerprint)
+    stored, model = cache.get(key), None
+    if stored is not None:
+      score, n = stored["score"], stored["train_examples"]
+    else:
+      model, n = _fit(candidate, config, fit_split, sources, seed, cache)
+      score = model.evaluate(val_split.images, val_split.labels)[
+          validation.metric]
+      cache.put(key, {"candidate": candidate, "score": score,
+                      "train_examples": n}, classifier.to_bytes(model))
+    tried.append({**candidate, validation.metric: score, "train_examples": n})
+    shown = ", ".join(f"{k}={v}" for k, v in candidate.items())
+    progress(f"{arm}: validation {validation.metric} {score:.4f} for {shown}"
+             + (" (stored)" if stored is not None else ""))
+    if best is None or score > best[0]:
+      best = (score, candidate, model, n, key)
+  score, choice, model, n, key = best
+  if model is None and cache.model_bytes(key) is not None:
+    model = classifier.from_bytes(_candidate_config(choice, config),
+                                  fit_split.class_names,
+                                  fit_split.images.shape[1:],
+                                  cache.model_bytes(key))
+  record = {"chosen": choice, "validation_" + validation.metric: score,
             "selection_seed": seed, "candidates": tried}
-  return choice, record, model
+  return choice, record, (model, n) if model is not None else None
+
+
+Sources = dict[str, synthetic_sources.SyntheticSource]
+
+
+def _as_sources(source) -> Sources:
+  """run's `source` as {name: source}; one source is named by its `name`
+  (GeneratorSource: workdir@step), else "generator"."""
+  if source is None:
+    return {}
+  if isinstance(source, dict):
+    return dict(source)
+  return {getattr(source, "name", "generator"): source}
+
+
+def validation_parts(train: input_pipeline.Split, validation
+                     ) -> tuple[input_pipeline.Split, input_pipeline.Split]:
+  """(fitting part, validation part) of the training split: stratified by
+  class, `validation.seed` fixed, whole subjects when they are known."""
+  held = input_pipeline.stratified_holdout(train.labels, validation.fraction,
+                                           validation.seed, train.groups)
+  return train.subset(~held), train.subset(held)
 
 
 def run(config: ml_collections.ConfigDict, train: input_pipeline.Split,
-        test: input_pipeline.Split, source: SyntheticSource | None,
-        progress: Callable[[str], None] = logging.info) -> dict:
+        test: input_pipeline.Split,
+        source: synthetic_sources.SyntheticSource | Sources | None,
+        progress: Callable[[str], None] = logging.info,
+        cache: fit_cache.FitCache | None = None) -> dict:
   """Trains every arm for every seed; returns per-run and summary metrics.
+
+  source: one synthetic source, or {name: source} to choose among on
+  validation (generators, checkpoints, filter thresholds).
 
   With `config.validation.fraction` > 0 (the protocol of
   configs/augment_benchmark_alzheimers.py): a stratified validation part
   (fixed `validation.seed`) is carved from the training split; every arm's
-  choices (classifier fields in `validation.classifier_grid`, the ratio of
-  `real+synthetic@val`) are made on it; then every arm trains with its
-  choice on the rest of the training split, once per seed, and only those
-  final networks meet the test split, once each. Without it, every arm
-  trains on the whole training split with the config as it is.
+  choices (classifier fields in `validation.classifier_grid`, the strength
+  of real+classic among `validation.classic_strengths`, the ratio of
+  `real+synthetic@val`, the source of every arm that draws synthetic
+  images) are made on it; then every arm trains with its choice on the rest
+  of the training split, once per seed, and only those final networks meet
+  the test split, once each. Without it, every arm trains on the whole
+  training split with the config as it is.
+
+  cache: where finished fits are stored and read back (gan.fit_cache), so
+  that a stopped run continues; raises fit_cache.OutOfTime at its budget.
   """
+  cache = cache or fit_cache.FitCache(None)
   validation = _validation_config(config)
+  sources = _as_sources(source)
+  if validation is None and len(sources) > 1:
+    raise UserError(f"{len(sources)} generators to choose among need the "
+                    f"validation protocol; set --config.validation.fraction=0.15 "
+                    f"or pass one --generator_workdir")
+  grid = _classifier_candidates(config, validation)
+  candidates = {arm: _arm_candidates(arm, validation, grid, sources)
+                for arm in config.arms}
   if validation is not None:
-    held = input_pipeline.stratified_holdout(train.labels, validation.fraction,
-                                             validation.seed)
-    fit_split, val_split = train.subset(~held), train.subset(held)
+    fit_split, val_split = validation_parts(train, validation)
+    by_subject = ", by subject" if train.groups is not None else ""
     progress(f"validation: {len(val_split)} of {len(train)} training images "
-             f"held out (stratified, seed {validation.seed})")
+             f"held out (stratified{by_subject}, seed {validation.seed})")
   else:
     fit_split, val_split = train, None
+  # What decides a fit's result besides its candidate and seed.
+  fingerprint = {
+      "classifier": config.classifier.to_dict(), "data": config.data.to_dict(),
+      "validation": (None if validation is None else
+                     [validation.fraction, validation.seed]),
+      "train_labels": train.labels, "train_images": len(train)}
   # Every choice first, so that nothing measured on test can inform one.
   choices, selection, first_models = {}, {}, {}
   for arm in config.arms:
     choices[arm], record, first_models[arm] = _select(
-        arm, config, fit_split, val_split, source, progress)
+        arm, candidates[arm], config, validation, fit_split, val_split,
+        sources, progress, cache, fingerprint)
     if record is not None:
       selection[arm] = record
   runs = collections.defaultdict(list)
   for arm in config.arms:
-    variant, candidate = choices[arm]
     for seed in config.seeds:
-      if seed == config.seeds[0] and first_models[arm] is not None:
-        model, n = first_models[arm]
+      key = cache.key(phase="test", candidate=choices[arm], seed=seed,
+                      test_labels=test.labels, test_images=len(test),
+                      **fingerprint)
+      stored = cache.get(key)
+      if stored is not None:
+        metrics = stored["metrics"]
       else:
-        model, n = _fit(variant, candidate, config, fit_split, source, seed)
-      metrics = model.evaluate(test.images, test.labels)
-      metrics["train_examples"] = n
+        if seed == config.seeds[0] and first_models[arm] is not None:
+          model, n = first_models[arm]
+        else:
+          model, n = _fit(choices[arm], config, fit_split, sources, seed,
+                          cache)
+        metrics = model.evaluate(test.images, test.labels)
+        metrics["train_examples"] = n
+        cache.put(key, {"candidate": choices[arm], "seed": seed,
+                        "metrics": metrics})
       runs[arm].append(metrics)
       progress(f"{arm} seed {seed}: balanced accuracy "
                f"{metrics['balanced_accuracy']:.4f}, accuracy "
-               f"{metrics['accuracy']:.4f}")
+               f"{metrics['accuracy']:.4f}"
+               + (" (stored)" if stored is not None else ""))
   result = {"runs": dict(runs), "summary": summarize(runs, train.class_names),
             "class_names": train.class_names, "seeds": list(config.seeds)}
   if validation is not None:
@@ -350,12 +356,22 @@ def run(config: ml_collections.ConfigDict, train: input_pipeline.Split,
         "validation_counts": np.bincount(val_split.labels,
                                          minlength=train.num_classes).tolist(),
         "fitting_images": len(fit_split),
+        "by_subject": train.groups is not None,
+        "metric": validation.metric,
         "chosen_by": "validation " + validation.metric,
         "test": "evaluated once per final arm and seed, after every choice",
     }
     result["selection"] = selection
     result["comparison"] = compare_to_best_classic(result, validation.metric)
   return result
+
+
+def metric_value(entry: dict, name: str):
+  """entry[name], where "recall/<class>" names entry["recall"][<class>]; for
+  a run's metrics and for a summary entry alike."""
+  if name.startswith("recall/"):
+    return entry["recall"][name.split("/", 1)[1]]
+  return entry[name]
 
 
 def compare_to_best_classic(result: dict, metric: str) -> dict | None:
@@ -370,9 +386,7 @@ def compare_to_best_classic(result: dict, metric: str) -> dict | None:
   best = max(classic, key=lambda a: selection[a][key])  # First best on ties.
   runs = result["runs"]
   def values(arm, name):
-    if name.startswith("recall/"):
-      return [r["recall"][name.split("/", 1)[1]] for r in runs[arm]]
-    return [r[name] for r in runs[arm]]
+    return [metric_value(r, name) for r in runs[arm]]
   names = [metric] + [f"recall/{c}" for c in result["class_names"]]
   return {"best_classic": best,
           "best_classic_chosen_by": key,

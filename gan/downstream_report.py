@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from gan import downstream
 from gan import plots
 from gan import storage
 
@@ -30,7 +31,7 @@ def markdown_table(result: dict) -> str:
               "| arm | chosen | validation score | candidates |", "|---|---|---|---|"]
     for arm, record in result["selection"].items():
       chosen = ", ".join(f"{k}={v}" for k, v in record["chosen"].items())
-      score = next(v for k, v in record.items() if k.startswith("validation_"))
+      score = record["validation_" + protocol["metric"]]
       lines.append(f"| {arm} | {chosen} | {100 * score:.1f} | "
                    f"{len(record['candidates'])} |")
   comparison = result.get("comparison")
@@ -59,7 +60,7 @@ def plot(result: dict, path: str) -> None:
   width = 0.8 / len(arms)
   for i, arm in enumerate(arms):
     s = result["summary"][arm]
-    values = [s[m] if "/" not in m else s["recall"][m.split("/")[1]] for m in metrics]
+    values = [downstream.metric_value(s, m) for m in metrics]
     ax.bar(np.arange(len(metrics)) + i * width, [100 * v["mean"] for v in values],
            width, yerr=[100 * v["std"] for v in values], capsize=3, label=arm)
   ax.set_xticks(np.arange(len(metrics)) + width * (len(arms) - 1) / 2)
@@ -71,8 +72,8 @@ def plot(result: dict, path: str) -> None:
 
 
 def write_results(result: dict, output: str) -> None:
-  """results.json, results.md, results.png, confusion.png; each written
-  atomically."""
+  """results.json, results.md, results.png, confusion.png and, with the
+  protocol, comparison.png; each written atomically."""
   os.makedirs(output, exist_ok=True)
   for name, text in [("results.json", json.dumps(result, indent=1)),
                      ("results.md", markdown_table(result) + "\n")]:
@@ -80,6 +81,44 @@ def write_results(result: dict, output: str) -> None:
                        f"the benchmark's {name}")
   plot(result, os.path.join(output, "results.png"))
   plot_confusion(result, os.path.join(output, "confusion.png"))
+  if result.get("comparison"):
+    plot_comparison(result, os.path.join(output, "comparison.png"))
+
+
+def plot_comparison(result: dict, path: str) -> None:
+  """Each GAN arm minus the best classic arm, paired by seed: the mean
+  difference and its 95% t interval, on the protocol's metric and every
+  class's recall (points of the real test split)."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  comparison = result["comparison"]
+  arms = list(comparison["paired"])
+  names = list(comparison["paired"][arms[0]])
+  fig, ax = plt.subplots(figsize=(max(7, 1.5 * len(names)), 4.2))
+  width = 0.8 / len(arms)
+  for i, arm in enumerate(arms):
+    diffs = [comparison["paired"][arm][n] for n in names]
+    means = np.array([100 * d["mean"] for d in diffs])
+    # No interval with one seed: the bar stands alone.
+    low = np.array([100 * d["low"] if d["low"] is not None else m
+                    for d, m in zip(diffs, means)])
+    high = np.array([100 * d["high"] if d["high"] is not None else m
+                     for d, m in zip(diffs, means)])
+    ax.bar(np.arange(len(names)) + i * width, means, width,
+           yerr=[means - low, high - means], capsize=3, label=arm)
+  ax.axhline(0, color="black", linewidth=0.8)
+  ax.set_xticks(np.arange(len(names)) + width * (len(arms) - 1) / 2)
+  ax.set_xticklabels([n.replace("_", " ") for n in names], rotation=20,
+                     ha="right")
+  n = comparison["paired"][arms[0]][names[0]]["n"]
+  ax.set_ylabel(f"minus {comparison['best_classic']} (points; 95% t interval, "
+                f"{n} seeds)", fontsize=8)
+  ax.set_title("GAN arms against the classic arm best on validation",
+               fontsize=9)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  plots.save_figure(fig, path, dpi=120)
 
 
 def plot_confusion(result: dict, path: str) -> None:

@@ -39,11 +39,14 @@ BUILDERS = ("mni152_slices", "alzheimers_mri", "mri_folder")
 class Split:
   """A preprocessed split in host memory.
 
-  images: [N, R, R, C] uint8; labels: [N] int32; class_names: list of names.
+  images: [N, R, R, C] uint8; labels: [N] int32; class_names: list of names;
+  groups: [N] subject of each image (str), or None when subjects are unknown:
+  held-out parts keep a subject's images together (stratified_holdout).
   """
   images: np.ndarray
   labels: np.ndarray
   class_names: list[str]
+  groups: np.ndarray | None = None
 
   @property
   def num_classes(self) -> int:
@@ -54,7 +57,8 @@ class Split:
 
   def subset(self, mask: np.ndarray) -> "Split":
     """The images where `mask` ([N] bool) holds, in the same label space."""
-    return Split(self.images[mask], self.labels[mask], list(self.class_names))
+    return Split(self.images[mask], self.labels[mask], list(self.class_names),
+                 None if self.groups is None else self.groups[mask])
 
 
 def get_builder(data: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
@@ -201,21 +205,25 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
                 deterministic=True)
   pad_with_edge = bool(data.get("pad_with_edge"))
 
+  has_subjects = "subject" in builder.info.features
+
   def preprocess(ex):
     edge = pixels.edge_value(ex["image"])
     background = edge if pad_with_edge else data.background
     return (pixels.pad_to_square_and_resize(ex["image"], data.resolution, background),
-            ex["label"], tf.shape(ex["image"])[:2], edge)
+            ex["label"], tf.shape(ex["image"])[:2], edge,
+            ex["subject"] if has_subjects else tf.constant(""))
 
   ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE,
               deterministic=True)
-  images, labels, sizes, edges = [], [], [], []
-  for image_batch, label_batch, size_batch, edge_batch in tfds.as_numpy(
-      ds.batch(256)):
+  images, labels, sizes, edges, subjects = [], [], [], [], []
+  for image_batch, label_batch, size_batch, edge_batch, subject_batch in (
+      tfds.as_numpy(ds.batch(256))):
     images.append(image_batch)
     labels.append(label_batch)
     sizes.append(size_batch)
     edges.append(edge_batch)
+    subjects.append(subject_batch)
   if not images:
     raise UserError(f"split {split!r} of dataset {data.name!r} is empty; "
                     f"check the data it was built from")
@@ -230,17 +238,38 @@ def load_split(data: ml_collections.ConfigDict, split: str | None = None) -> Spl
   sizes = np.concatenate(sizes)
   # About every image read (a held-out test part is preprocessed alike).
   _warn_about_sizes(sizes, data, read, np.concatenate(edges))
+  groups = _groups(np.concatenate(subjects), f"{data.name}/{read}")
   how = ""
   if held_out:
     seed = data.get("split_seed", 0)
-    test = stratified_holdout(labels, fraction, seed)
+    test = stratified_holdout(labels, fraction, seed, groups)
     keep = test if split == "test" else ~test
     images, labels, sizes = images[keep], labels[keep], sizes[keep]
+    groups = None if groups is None else groups[keep]
     how = (f" ({'the' if split == 'test' else 'without the'} {fraction:.0%} "
-           f"of 'train' held out as 'test', stratified by class, seed {seed})")
+           f"of 'train' held out as 'test', stratified by class, "
+           f"{'by subject, ' if groups is not None else ''}seed {seed})")
   logging.info("Loaded %s/%s%s: %d images at %d px, classes %s", data.name,
                split, how, len(images), data.resolution, class_names)
-  return select_classes(Split(images, labels, class_names), data, split)
+  return select_classes(Split(images, labels, class_names, groups), data, split)
+
+
+def _groups(subjects: np.ndarray, where: str) -> np.ndarray | None:
+  """[N] subject names (str) from the builder's `subject` feature (b"" for
+  unknown): None when none is known; an image without one is its own
+  subject (and said so)."""
+  names = np.array([s.decode() if isinstance(s, bytes) else str(s)
+                    for s in subjects], dtype=object)
+  unknown = names == ""
+  if unknown.all():
+    return None
+  if unknown.any():
+    logging.warning("%s: %d of %d images have no subject (no subjects.csv "
+                    "row, no subject sub-folder): each is split on its own",
+                    where, int(unknown.sum()), len(names))
+    # Unique across splits too: never a subject shared by accident.
+    names[unknown] = [f"\0{where} image {i}" for i in np.flatnonzero(unknown)]
+  return names
 
 
 def selected_class_names(data: ml_collections.ConfigDict,
@@ -283,10 +312,22 @@ def select_classes(split: Split, data: ml_collections.ConfigDict,
   return split.subset(keep)
 
 
-def stratified_holdout(labels: np.ndarray, fraction: float,
-                       seed: int) -> np.ndarray:
+def stratified_holdout(labels: np.ndarray, fraction: float, seed: int,
+                       groups: np.ndarray | None = None) -> np.ndarray:
   """Boolean mask of a held-out part: round(fraction * n) images of each
-  class (at least 1 where a class has 2 or more), chosen by `seed`."""
+  class (at least 1 where a class has 2 or more), chosen by `seed`.
+
+  With groups ([N] subject of each image), whole subjects are held out, so
+  that none has images on both sides: round(fraction * n) of the subjects
+  of each class (a subject's class: its most frequent label; at least 1
+  where a class has 2 or more subjects).
+  """
+  if groups is not None:
+    names, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    counts = np.zeros((len(names), int(labels.max()) + 1), np.int64)
+    np.add.at(counts, (inverse, labels), 1)
+    held = stratified_holdout(counts.argmax(1), fraction, seed)
+    return held[inverse]
   rng = np.random.default_rng(seed)
   mask = np.zeros(len(labels), bool)
   for c in np.unique(labels):
@@ -310,7 +351,17 @@ def load_train_and_test(data: ml_collections.ConfigDict,
         f"it is training accuracy; set --config.test_split to a held-out "
         f"split, or for a data set without one hold out a stratified part "
         f"with --config.data.test_fraction=0.2")
-  return load_split(data), load_split(data, test_split)
+  train, test = load_split(data), load_split(data, test_split)
+  if train.groups is not None and test.groups is not None:
+    both = sorted(set(train.groups) & set(test.groups))
+    if both:
+      raise UserError(
+          f"{len(both)} subjects have images in both the training split and "
+          f"{test_split!r} of dataset {data.name!r} (e.g. {both[:3]}): a "
+          f"classifier would be tested on subjects it trained on; move each "
+          f"subject's images to one side, or name the subjects apart in "
+          f"subjects.csv")
+  return train, test
 
 
 class BatchSampler:

@@ -10,7 +10,9 @@ from scipy import stats
 from gan import classifier
 from gan import downstream
 from gan import downstream_report
+from gan import fit_cache
 from gan import input_pipeline
+from gan import synthetic_sources
 from gan.errors import UserError
 from tests import helpers
 from tests.test_classifier import _config
@@ -122,12 +124,12 @@ class BrightnessJudge:
 
 
 def test_confidence_filter_keeps_only_confident_images_deterministically():
-  source = downstream.ConfidenceFilter(NoisySource(), BrightnessJudge(), 0.9)
+  source = synthetic_sources.ConfidenceFilter(NoisySource(), BrightnessJudge(), 0.9)
   images, labels = source.sample({0: 10, 1: 25}, seed=3)
   assert np.bincount(labels).tolist() == [10, 25]
   p1 = 1 / (1 + np.exp(-(images[:, 0, 0, 0].astype(np.float64) - 128) / 16))
   assert np.all(p1[labels == 1] >= 0.9) and np.all(1 - p1[labels == 0] >= 0.9)
-  again, _ = downstream.ConfidenceFilter(
+  again, _ = synthetic_sources.ConfidenceFilter(
       NoisySource(), BrightnessJudge(), 0.9).sample({0: 10, 1: 25}, seed=3)
   np.testing.assert_array_equal(images, again)
   rates = source.acceptance_rates(["a", "b"])
@@ -137,8 +139,8 @@ def test_confidence_filter_keeps_only_confident_images_deterministically():
 
 def test_confidence_filter_errors():
   with pytest.raises(UserError, match="min_confidence must be in"):
-    downstream.ConfidenceFilter(NoisySource(), BrightnessJudge(), 1.0)
-  impossible = downstream.ConfidenceFilter(NoisySource(), BrightnessJudge(), 0.9999999)
+    synthetic_sources.ConfidenceFilter(NoisySource(), BrightnessJudge(), 1.0)
+  impossible = synthetic_sources.ConfidenceFilter(NoisySource(), BrightnessJudge(), 0.9999999)
   impossible.MAX_ROUNDS = 3
   with pytest.raises(UserError, match="lower --config.filter.min_confidence"):
     impossible.sample({1: 5}, seed=0)
@@ -151,7 +153,7 @@ def test_confidence_filter_gives_up_early_on_a_class_it_never_sees():
       logits[:, 0] = 10.0
       return logits, logits
 
-  source = downstream.ConfidenceFilter(NoisySource(), NeverClassOne(), 0.5)
+  source = synthetic_sources.ConfidenceFilter(NoisySource(), NeverClassOne(), 0.5)
   with pytest.raises(UserError, match=r"only 0 of \d+ synthetic images of class 1"):
     source.sample({1: 300}, seed=0)
   assert source.acceptance[1][1] < 2000   # Stopped after a few rounds.
@@ -283,3 +285,144 @@ def test_gan_arms_are_compared_with_the_validation_best_classic_arm():
   assert d["balanced_accuracy"]["mean"] == pytest.approx(0.35 / 3)
   assert d["balanced_accuracy"]["p"] == pytest.approx(want.pvalue)
   assert d["recall/b"]["mean"] == pytest.approx(-0.35 / 3)
+
+
+class Garbage:
+  """A 'generator' of uniform noise with the asked labels."""
+
+  def sample(self, counts, seed):
+    rng = np.random.default_rng(seed)
+    n = sum(counts.values())
+    labels = np.concatenate([np.full(k, c, np.int32)
+                             for c, k in sorted(counts.items())])
+    return rng.integers(0, 256, (n, 32, 32, 1), dtype=np.uint8), labels
+
+
+def test_classic_strength_and_generator_are_chosen_on_validation(tmp_path):
+  train = helpers.synthetic_split(n=48, num_classes=3, seed=0)
+  test = helpers.synthetic_split(n=30, num_classes=3, seed=1)
+  config = _protocol_config(("real+classic", "synthetic"), seeds=(0,))
+  config.validation.classic_strengths = (0.5, 2.0)
+  sources = {"noise": Garbage(), "copy": CopyOfReal(train)}
+  log = []
+  result = downstream.run(config, train, test, sources, progress=log.append)
+  classic = result["selection"]["real+classic"]
+  assert [c["augment_strength"] for c in classic["candidates"]] == [0.5, 2.0]
+  scores = [c["balanced_accuracy"] for c in classic["candidates"]]
+  assert classic["chosen"]["augment_strength"] == [0.5, 2.0][int(np.argmax(scores))]
+  synthetic = result["selection"]["synthetic"]
+  assert [c["generator"] for c in synthetic["candidates"]] == ["noise", "copy"]
+  by_name = {c["generator"]: c["balanced_accuracy"] for c in synthetic["candidates"]}
+  # A classifier trained on copies of real images beats one trained on
+  # noise on the held-out real images, and the copy is chosen.
+  assert by_name["copy"] > by_name["noise"]
+  assert synthetic["chosen"] == {"arm": "synthetic", "generator": "copy",
+                                 "num_steps": 20}
+  # The chosen strength reaches the final network: seed 0's test result is
+  # the network of a fit with that strength on the fitting part.
+  held = input_pipeline.stratified_holdout(train.labels, 0.25, 7)
+  cfg = config.classifier.copy_and_resolve_references()
+  cfg.augment_strength = classic["chosen"]["augment_strength"]
+  model = classifier.fit(cfg, train.images[~held], train.labels[~held],
+                         train.class_names, seed=0, augment=True)
+  assert (model.evaluate(test.images, test.labels)["recall"]
+          == result["runs"]["real+classic"][0]["recall"])
+  assert any("generator=noise" in m for m in log)
+  # The paired comparison and its chart (the synthetic arm against
+  # real+classic, the only classic arm here).
+  assert result["comparison"]["best_classic"] == "real+classic"
+  downstream_report.write_results(result, str(tmp_path))
+  assert (tmp_path / "comparison.png").stat().st_size > 1000
+  assert "augment_strength=" in (tmp_path / "results.md").read_text()
+  # Without the protocol there is nothing to choose two generators by.
+  config.validation.fraction = 0.0
+  with pytest.raises(UserError, match="2 generators to choose among"):
+    downstream.run(config, train, test, sources)
+
+
+def test_unknown_arm_is_refused_before_any_training():
+  train = helpers.synthetic_split(n=12)
+  config = _bench_config(("real", "real+gan"))
+  with pytest.raises(UserError, match="unknown arm 'real\\+gan'"):
+    downstream.run(config, train, train, None,
+                   progress=lambda m: pytest.fail("trained before refusing"))
+
+
+def test_benchmark_sources_one_per_checkpoint_and_filter_threshold(
+    conditional_workdir, tmp_path):
+  from configs import augment_benchmark_alzheimers
+  from gan import augment_benchmark
+  from gan import sampling
+  workdir = str(conditional_workdir[0])
+  gen = sampling.load_generator(workdir)
+  assert augment_benchmark._generator_specs([workdir, "b@12"], None) == [
+      (workdir, None), ("b", 12)]
+  with pytest.raises(UserError, match="after @ must be a checkpoint step"):
+    augment_benchmark._generator_specs(["b@last"], None)
+  config = augment_benchmark_alzheimers.get_config()
+  config.data.resolution = gen.resolution
+  judge_config = _config()
+  judge_config.data.resolution = gen.resolution
+  judge_config.classifier.num_steps = 2
+  judge = classifier.fit(judge_config.classifier,
+                         np.zeros((4, gen.resolution, gen.resolution, 1), np.uint8),
+                         np.arange(4, dtype=np.int32) % 3, gen.class_names, seed=0)
+  classifier.save(judge, judge_config, str(tmp_path / "judge"))
+  config.filter.classifier = str(tmp_path / "judge")
+  config.validation.filter_confidences = (0.5, 0.9)
+  sources, describe = augment_benchmark._sources(
+      config, gen.class_names, [(workdir, None)])
+  name = f"{workdir}@{gen.step}"
+  assert list(sources) == [f"{name} min_confidence=0.5",
+                           f"{name} min_confidence=0.9"]
+  assert [s.min_confidence for s in sources.values()] == [0.5, 0.9]
+  assert describe[f"{name} min_confidence=0.9"]["family"] == "dcgan"
+  config.filter.classifier = None
+  sources, describe = augment_benchmark._sources(
+      config, gen.class_names, [(workdir, None)])
+  assert list(sources) == [name] and describe[name]["step"] == gen.step
+  with pytest.raises(UserError, match="names .* twice"):
+    augment_benchmark._sources(config, gen.class_names,
+                               [(workdir, None), (workdir, gen.step)])
+
+
+class StopAfter(fit_cache.FitCache):
+  """A FitCache whose budget runs out after `limit` new fits."""
+
+  def __init__(self, folder, limit):
+    super().__init__(folder)
+    self.limit = limit
+
+  def check_time(self):
+    if self.stored >= self.limit:
+      raise fit_cache.OutOfTime("budget spent")
+
+
+def test_a_stopped_benchmark_continues_to_the_uninterrupted_result(tmp_path):
+  train = helpers.synthetic_split(n=48, num_classes=3, seed=0)
+  test = helpers.synthetic_split(n=30, num_classes=3, seed=1)
+  config = _protocol_config(("real", "real+synthetic@val"), seeds=(0, 1),
+                            num_steps=(2, 20), ratios=(0.5, 1.0))
+  whole = downstream.run(config, train, test, CopyOfReal(train))
+  folder = str(tmp_path / "fits")
+  # 2 + 4 validation fits. The first go stops after storing 5 of them; the
+  # second stores the 6th and real's seed-0 test result (the stored
+  # winner's network, read back), and stops before real's seed-1 fit.
+  for limit in (5, 2):
+    with pytest.raises(fit_cache.OutOfTime):
+      downstream.run(config, train, test, CopyOfReal(train),
+                     cache=StopAfter(folder, limit))
+  cache = fit_cache.FitCache(folder)
+  log = []
+  resumed = downstream.run(config, train, test, CopyOfReal(train),
+                           progress=log.append, cache=cache)
+  assert resumed == whole
+  # The third go reads back the 6 validation scores and real's seed-0
+  # result, and stores the other 3 final results.
+  assert cache.read_back == 7 and cache.stored == 3
+  assert sum("(stored)" in m for m in log) == 7
+  # Another config misses the stored fits instead of reusing them.
+  config.classifier.learning_rate *= 2
+  other = fit_cache.FitCache(folder)
+  downstream.run(config, train, test, CopyOfReal(train), cache=other)
+  assert other.read_back == 0

@@ -42,7 +42,7 @@ def _classify(images):
 
 
 class _Generator:
-  """A `downstream.SyntheticSource` that draws class `mapping[c]` when asked
+  """A `synthetic_sources.SyntheticSource` that draws class `mapping[c]` when asked
   for c (one stream per class); `copies` returns real images."""
 
   def __init__(self, drawn_labels=(0, 1, 2), mapping=(0, 1, 2), copies=None):

@@ -24,6 +24,7 @@ from gan import input_pipeline
 from gan import sampling
 from gan import storage
 from gan import synthetic_dataset
+from gan import synthetic_sources
 from gan import train
 from gan.errors import UserError
 from tests import helpers
@@ -163,7 +164,7 @@ def test_own_folder_end_to_end(own, caplog, capsys):
   bench_train, bench_test = input_pipeline.load_train_and_test(
       bench.data, bench.test_split)
   result = downstream.run(bench, bench_train, bench_test,
-                          downstream.GeneratorSource(
+                          synthetic_sources.GeneratorSource(
                               str(workdir), bench_train.class_names,
                               bench.data.resolution))
   runs = result["runs"]

@@ -12,6 +12,17 @@ Each PNG/JPEG/DICOM image is one example; NIfTI volumes are cut into 2-D
 slices along `slice_axis` (of the RAS+-reoriented volume), one example each,
 near-empty slices dropped unless `drop_empty_slices=False`. Intensities: see
 `gan_datasets.mri_io`.
+
+Each example records its subject (`subject`), so that no subject's slices
+land on both sides of a split (gan.input_pipeline.stratified_holdout):
+  * `folder/subjects.csv` (columns `file,subject`; `file` relative to
+    `folder`, e.g. `healthy/a.png` or `train/healthy/a.png`) names them;
+  * else the first sub-folder under the class folder is the subject
+    (`folder/<class>/<subject>/*.png`);
+  * else a volume (a NIfTI file, a multi-frame DICOM) is one subject;
+  * else the subject is unknown ("") and the image is split on its own.
+Subject names are not per class: `s01` in two class folders is one subject
+(a coarser split, never a leak).
 """
 from __future__ import annotations
 
@@ -29,8 +40,10 @@ import tensorflow_datasets as tfds
 
 from gan.errors import UserError
 from gan_datasets import mri_io
+from gan_datasets.mri_folder import subjects as subjects_lib
 
 SPLIT_FOLDERS = ("train", "test")
+SUBJECTS_FILE = subjects_lib.SUBJECTS_FILE
 _AXIS_LETTERS = "xyz"  # RAS+ axes 0, 1, 2 (sagittal, coronal, axial slices).
 _MAX_LISTED = 10  # Paths named in one message.
 
@@ -179,6 +192,9 @@ def changes_since_build(builder: tfds.core.DatasetBuilder) -> str | None:
   record = contents_record(builder)
   if not record.exists():
     return "prepared without a record of its files"
+  features = epath.Path(builder.data_dir) / "features.json"
+  if features.exists() and '"subject"' not in features.read_text():
+    return "prepared before subjects were recorded"
   try:
     before = json.loads(record.read_text())
   except ValueError:
@@ -315,6 +331,9 @@ class _Report:
   volumes: int = 0
   volumes_without_slices: list[str] = dataclasses.field(default_factory=list)
   examples: int = 0
+  # Files by where their subject came from (see subjects.subject_of).
+  subject_sources: collections.Counter = dataclasses.field(
+      default_factory=collections.Counter)
 
   def finish(self, config: MriFolderConfig) -> None:
     """Prints the summary; raises if the split is unusable."""
@@ -340,6 +359,13 @@ class _Report:
           f"mri_folder: {len(self.volumes_without_slices)} NIfTI volumes in "
           f"{where} have no slice with content, none of their slices was "
           f"kept: {_listing(self.volumes_without_slices)}")
+    known = [f"{n} {k}" for k, n in self.subject_sources.items()
+             if k != "unknown"]
+    if known:
+      _announce(
+          f"mri_folder: subjects of the files in {where}: {', '.join(known)}; "
+          f"{self.subject_sources['unknown']} without one (each split on its "
+          f"own)", logging.INFO)
     if self.unreadable and not config.skip_corrupt:
       raise CorruptFilesError(
           f"{len(self.unreadable)} unreadable files in {where}: "
@@ -389,6 +415,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             "image": tfds.features.Image(shape=(None, None, 1), dtype=np.uint8),
             "label": tfds.features.ClassLabel(names=config.class_names),
             "filename": tfds.features.Text(),
+            "subject": tfds.features.Text(),  # "" when unknown.
         }),
         supervised_keys=("image", "label"),
     )
@@ -412,16 +439,23 @@ class Builder(tfds.core.GeneratorBasedBuilder):
       raise FolderNotFoundError(
           f"image folder {config.folder} does not exist any more; restore it "
           "or make a config for the folder where the images are now")
-    return {split: self._generate_examples(config.split_folder(split),
-                                           split == "train")
+    subjects = subjects_lib.read_subjects(config.folder)
+    return {split: self._generate_examples(
+        config.split_folder(split), split == "train",
+        subjects_lib.split_rows(subjects, split, config.split_names))
             for split in config.split_names}
 
   def _generate_examples(self, split_folder: epath.Path,
-                         every_class: bool = False):
+                         every_class: bool = False,
+                         subjects: dict[str, str] | None = None):
+    """subjects: `class/relpath` -> subject, from subjects.csv."""
     config = self._folder_config()
+    subjects, matched = subjects or {}, set()
     report = _Report(split_folder)
     report.every_class = every_class
     for entry in sorted(split_folder.iterdir(), key=lambda p: p.name):
+      if entry.name == SUBJECTS_FILE and split_folder == epath.Path(config.folder):
+        continue
       if not entry.is_dir():
         report.ignored.append(entry.name)
       elif entry.name.startswith("."):
@@ -450,6 +484,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
           continue  # The build fails at the end; keep listing bad files.
         if not images:
           report.volumes_without_slices.append(filename)
+        matched.add(filename)
+        subject = subjects.get(filename) or subjects_lib.subject_of(
+            relpath, filename, kind == "nifti" or len(images) > 1)
+        report.subject_sources[
+            "named in subjects.csv" if filename in subjects else
+            "in subject sub-folders" if "/" in relpath else
+            "volumes (one subject each)" if subject else "unknown"] += 1
         for suffix, image in images:
           report.examples += 1
           report.per_class[class_name] += 1
@@ -457,7 +498,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
               "image": image[..., None],
               "label": class_name,
               "filename": filename + suffix,
+              "subject": subject,
           }
+    unmatched = sorted(set(subjects) - matched)
+    if unmatched:  # A typo would silently leave images without a subject.
+      _announce(f"mri_folder: {len(unmatched)} rows of "
+                f"{subjects_lib.SUBJECTS_FILE} name no readable image in "
+                f"{split_folder}: {_listing(unmatched)}")
     report.finish(config)
 
 

@@ -5,6 +5,7 @@ import pathlib
 import pytest
 import tensorflow_datasets as tfds
 
+from gan.errors import UserError
 from gan_datasets import synthetic_mri
 from gan_datasets.mri_folder import mri_folder_dataset_builder as mf
 
@@ -210,3 +211,52 @@ def test_colour_conversion_is_reported_with_counts(tmp_path, capsys):
           and "to grayscale (luminance); 1 of them really hold colour" in out)
   assert str(folder / "annotated.png") in out
   assert str(folder / "rgb_gray.png") not in out
+
+
+def _png(path, seed):
+  path.parent.mkdir(parents=True, exist_ok=True)
+  image = synthetic_mri.to_uint8(synthetic_mri.phantom(24, 24, seed))
+  path.write_bytes(synthetic_mri.encode_png(image))
+
+
+def test_subjects_from_csv_subfolders_and_volumes(tmp_path, capsys):
+  root = tmp_path / "study"
+  _png(root / "healthy" / "s01" / "a.png", 1)
+  _png(root / "healthy" / "s01" / "deeper" / "b.png", 2)
+  _png(root / "healthy" / "s02" / "a.png", 3)
+  _png(root / "healthy" / "loose.png", 4)
+  _png(root / "healthy" / "unknown.png", 5)
+  _png(root / "tumour" / "s01" / "a.png", 6)   # Same name: same subject.
+  synthetic_mri.write_nifti(root / "tumour" / "vol.nii",
+                            synthetic_mri.mri_folder_nifti())
+  (root / "subjects.csv").write_text(
+      "file,subject\nhealthy/loose.png,s02\n./tumour/s01/a.png,s09\n"
+      "healthy/typo.png,s03\n")
+  builder = _build(mf.make_config(root), tmp_path / "data")
+  out = capsys.readouterr().out
+  assert ("1 rows of subjects.csv name no readable image in "
+          f"{root}: healthy/typo.png") in out
+  # Counted in the order the files are read (healthy/ first).
+  assert (f"subjects of the files in {root}: 2 named in subjects.csv, 3 in "
+          f"subject sub-folders, 1 volumes (one subject each); 1 without one"
+          ) in out
+  subjects = {name: ex["subject"].decode()
+              for name, ex in _examples(builder).items()}
+  volume = {s for n, s in subjects.items() if n.startswith("tumour/vol.nii:")}
+  assert volume == {"tumour/vol.nii"}
+  assert {n: s for n, s in subjects.items() if not n.startswith("tumour/vol")} == {
+      "healthy/s01/a.png": "s01", "healthy/s01/deeper/b.png": "s01",
+      "healthy/s02/a.png": "s02", "healthy/loose.png": "s02",   # by the CSV
+      "healthy/unknown.png": "",                                # unknown
+      "tumour/s01/a.png": "s09"}                                # CSV first
+
+
+def test_a_malformed_subjects_table_is_a_one_line_error(tmp_path):
+  root = tmp_path / "study"
+  _png(root / "healthy" / "a.png", 1)
+  (root / "subjects.csv").write_text("path,who\nhealthy/a.png,s1\n")
+  with pytest.raises(UserError, match="header 'file,subject'"):
+    _build(mf.make_config(root), tmp_path / "data")
+  (root / "subjects.csv").write_text("file,subject\nhealthy/a.png\n")
+  with pytest.raises(UserError, match="line 2: expected"):
+    _build(mf.make_config(root), tmp_path / "data2")
