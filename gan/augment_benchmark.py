@@ -14,7 +14,6 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
-from gan import classifier
 from gan import downstream
 from gan import downstream_report
 from gan import errors
@@ -41,53 +40,6 @@ flags.DEFINE_float("time_budget_minutes", None, "Stop between fits after this "
 flags.mark_flags_as_required(["config", "output"])
 
 
-def _generator_specs(entries, default_step):
-  """[(workdir, step or None)] from DIR / DIR@STEP entries."""
-  specs = []
-  for entry in entries:
-    workdir, _, step = entry.partition("@")
-    if step and not step.isdigit():
-      raise errors.UserError(f"--generator_workdir entry {entry!r}: the part "
-                             f"after @ must be a checkpoint step, e.g. "
-                             f"{workdir}@5000")
-    specs.append((workdir, int(step) if step else default_step))
-  return specs
-
-
-def _sources(config, class_names, specs):
-  """({name: synthetic source}, {name: what it is}): one per generator
-  checkpoint of `specs` ([(workdir, step or None)]) and filter threshold
-  (validation.filter_confidences, else filter.min_confidence)."""
-  sources, describe = {}, {}
-  judge = (classifier.load(config.filter.classifier)
-           if config.filter.classifier else None)
-  confidences = ()
-  if judge is not None:
-    validation = config.get("validation")
-    confidences = tuple((validation.get("filter_confidences", ()) if validation
-                         else ()) or (config.filter.min_confidence,))
-  for workdir, step in specs:
-    source = synthetic_sources.GeneratorSource(workdir, class_names,
-                                               config.data.resolution, step)
-    gen, name = source.generator, source.name
-    if any(d["workdir"] == workdir and d["step"] == gen.step
-           for d in describe.values()):
-      raise errors.UserError(f"--generator_workdir names {name} twice; drop "
-                             f"one")
-    info = {"workdir": workdir, "step": gen.step,
-            "family": gen.config.model.name}
-    if judge is None:
-      sources[name], describe[name] = source, info
-      continue
-    for confidence in confidences:
-      filtered = synthetic_sources.ConfidenceFilter(source, judge, confidence)
-      sources[filtered.name] = filtered
-      describe[filtered.name] = {
-          **info, "filter_classifier": config.filter.classifier,
-          "min_confidence": confidence}
-  return sources, describe
-
-
 @exit_on_user_error
 def main(argv):
   del argv
@@ -96,9 +48,9 @@ def main(argv):
   config = FLAGS.config
   train, test = input_pipeline.load_train_and_test(config.data,
                                                    config.test_split)
-  sources, describe = _sources(
-      config, train.class_names,
-      _generator_specs(FLAGS.generator_workdir or [], FLAGS.generator_step))
+  sources, describe = synthetic_sources.benchmark_sources(
+      config, train.class_names, synthetic_sources.parse_generator_specs(
+          FLAGS.generator_workdir or [], FLAGS.generator_step))
   cache = fit_cache.FitCache(os.path.join(FLAGS.output, "fits"),
                              FLAGS.time_budget_minutes)
   try:

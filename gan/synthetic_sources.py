@@ -123,3 +123,51 @@ class ConfidenceFilter:
   def acceptance_rates(self, class_names) -> dict[str, float]:
     return {class_names[c]: kept / drawn
             for c, (kept, drawn) in sorted(self.acceptance.items())}
+
+
+def parse_generator_specs(entries, default_step: int | None
+                          ) -> list[tuple[str, int | None]]:
+  """[(workdir, step or None)] from --generator_workdir's DIR / DIR@STEP
+  entries; default_step for a DIR without one."""
+  specs = []
+  for entry in entries:
+    workdir, _, step = entry.partition("@")
+    if step and not step.isdigit():
+      raise UserError(f"--generator_workdir entry {entry!r}: the part "
+                      f"after @ must be a checkpoint step, e.g. "
+                      f"{workdir}@5000")
+    specs.append((workdir, int(step) if step else default_step))
+  return specs
+
+
+def benchmark_sources(config, class_names, specs) -> tuple[dict, dict]:
+  """({name: synthetic source}, {name: what it is}): one per generator
+  checkpoint of `specs` ([(workdir, step or None)]) and filter threshold
+  (validation.filter_confidences, else filter.min_confidence)."""
+  sources, describe = {}, {}
+  judge = (classifier.load(config.filter.classifier)
+           if config.filter.classifier else None)
+  confidences = ()
+  if judge is not None:
+    validation = config.get("validation")
+    confidences = tuple((validation.get("filter_confidences", ()) if validation
+                         else ()) or (config.filter.min_confidence,))
+  for workdir, step in specs:
+    source = GeneratorSource(workdir, class_names, config.data.resolution,
+                             step)
+    gen, name = source.generator, source.name
+    if any(d["workdir"] == workdir and d["step"] == gen.step
+           for d in describe.values()):
+      raise UserError(f"--generator_workdir names {name} twice; drop one")
+    info = {"workdir": workdir, "step": gen.step,
+            "family": gen.config.model.name}
+    if judge is None:
+      sources[name], describe[name] = source, info
+      continue
+    for confidence in confidences:
+      filtered = ConfidenceFilter(source, judge, confidence)
+      sources[filtered.name] = filtered
+      describe[filtered.name] = {
+          **info, "filter_classifier": config.filter.classifier,
+          "min_confidence": confidence}
+  return sources, describe

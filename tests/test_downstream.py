@@ -351,14 +351,13 @@ def test_unknown_arm_is_refused_before_any_training():
 def test_benchmark_sources_one_per_checkpoint_and_filter_threshold(
     conditional_workdir, tmp_path):
   from configs import augment_benchmark_alzheimers
-  from gan import augment_benchmark
   from gan import sampling
   workdir = str(conditional_workdir[0])
   gen = sampling.load_generator(workdir)
-  assert augment_benchmark._generator_specs([workdir, "b@12"], None) == [
+  assert synthetic_sources.parse_generator_specs([workdir, "b@12"], None) == [
       (workdir, None), ("b", 12)]
   with pytest.raises(UserError, match="after @ must be a checkpoint step"):
-    augment_benchmark._generator_specs(["b@last"], None)
+    synthetic_sources.parse_generator_specs(["b@last"], None)
   config = augment_benchmark_alzheimers.get_config()
   config.data.resolution = gen.resolution
   judge_config = _config()
@@ -370,7 +369,7 @@ def test_benchmark_sources_one_per_checkpoint_and_filter_threshold(
   classifier.save(judge, judge_config, str(tmp_path / "judge"))
   config.filter.classifier = str(tmp_path / "judge")
   config.validation.filter_confidences = (0.5, 0.9)
-  sources, describe = augment_benchmark._sources(
+  sources, describe = synthetic_sources.benchmark_sources(
       config, gen.class_names, [(workdir, None)])
   name = f"{workdir}@{gen.step}"
   assert list(sources) == [f"{name} min_confidence=0.5",
@@ -378,11 +377,11 @@ def test_benchmark_sources_one_per_checkpoint_and_filter_threshold(
   assert [s.min_confidence for s in sources.values()] == [0.5, 0.9]
   assert describe[f"{name} min_confidence=0.9"]["family"] == "dcgan"
   config.filter.classifier = None
-  sources, describe = augment_benchmark._sources(
+  sources, describe = synthetic_sources.benchmark_sources(
       config, gen.class_names, [(workdir, None)])
   assert list(sources) == [name] and describe[name]["step"] == gen.step
   with pytest.raises(UserError, match="names .* twice"):
-    augment_benchmark._sources(config, gen.class_names,
+    synthetic_sources.benchmark_sources(config, gen.class_names,
                                [(workdir, None), (workdir, gen.step)])
 
 
