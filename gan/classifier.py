@@ -323,11 +323,18 @@ def from_bytes(config: ml_collections.ConfigDict, class_names: Sequence[str],
                image_shape: tuple[int, ...], data: bytes) -> TrainedClassifier:
   """The classifier `to_bytes` wrote, for images of `image_shape` (R, R, C)
   and the classifier config it was trained with."""
-  model = _model(config, len(class_names))
-  template = jax.eval_shape(
-      lambda: model.init(jax.random.key(0), jnp.zeros((1,) + tuple(image_shape))))
+  model, template = _model_and_template(config, len(class_names), image_shape)
   variables = flax.serialization.from_bytes(template, data)
   return TrainedClassifier(model, variables, list(class_names))
+
+
+def _model_and_template(config, num_classes: int, image_shape):
+  """The model of a classifier config and its variables' shapes for images
+  of `image_shape` (R, R, C), without computing any weights."""
+  model = _model(config, num_classes)
+  template = jax.eval_shape(lambda: model.init(
+      jax.random.key(0), jnp.zeros((1,) + tuple(image_shape))))
+  return model, template
 
 
 def load(workdir: str) -> TrainedClassifier:
@@ -335,10 +342,9 @@ def load(workdir: str) -> TrainedClassifier:
   checkpointer = checkpoint_lib.Checkpointer(workdir, read_only=True)
   meta = checkpointer.restore_meta()
   config = ml_collections.ConfigDict(meta["config"])
-  model = _model(config.classifier, len(meta["class_names"]))
-  shape = (1, config.data.resolution, config.data.resolution, config.data.channels)
-  template = jax.eval_shape(
-      lambda: model.init(jax.random.key(0), jnp.zeros(shape)))
+  model, template = _model_and_template(
+      config.classifier, len(meta["class_names"]),
+      (config.data.resolution, config.data.resolution, config.data.channels))
   variables = checkpointer.restore(dict(template), config)
   return TrainedClassifier(model, variables, list(meta["class_names"]))
 

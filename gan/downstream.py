@@ -235,11 +235,11 @@ def _select(arm, candidates, config, validation, fit_split, val_split, sources,
     if best is None or score > best[0]:
       best = (score, candidate, model, n, key)
   score, choice, model, n, key = best
-  if model is None and cache.model_bytes(key) is not None:
+  stored_model = cache.model_bytes(key) if model is None else None
+  if stored_model is not None:
     model = classifier.from_bytes(_candidate_config(choice, config),
                                   fit_split.class_names,
-                                  fit_split.images.shape[1:],
-                                  cache.model_bytes(key))
+                                  fit_split.images.shape[1:], stored_model)
   record = {"chosen": choice, "validation_" + validation.metric: score,
             "selection_seed": seed, "candidates": tried}
   return choice, record, (model, n) if model is not None else None

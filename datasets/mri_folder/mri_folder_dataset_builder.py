@@ -485,12 +485,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if not images:
           report.volumes_without_slices.append(filename)
         matched.add(filename)
-        subject = subjects.get(filename) or subjects_lib.subject_of(
-            relpath, filename, kind == "nifti" or len(images) > 1)
-        report.subject_sources[
-            "named in subjects.csv" if filename in subjects else
-            "in subject sub-folders" if "/" in relpath else
-            "volumes (one subject each)" if subject else "unknown"] += 1
+        subject, source = subjects_lib.subject_of(
+            subjects, filename, relpath, kind == "nifti" or len(images) > 1)
+        report.subject_sources[source] += 1
         for suffix, image in images:
           report.examples += 1
           report.per_class[class_name] += 1

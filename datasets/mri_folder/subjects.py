@@ -44,10 +44,16 @@ def split_rows(table: dict[str, str], split: str,
   return {f[len(prefix):]: s for f, s in table.items() if f.startswith(prefix)}
 
 
-def subject_of(relpath: str, filename: str, is_volume: bool) -> str:
-  """A file's subject without subjects.csv: its first sub-folder under the
-  class folder, else the file when it is a volume (a NIfTI file, a
+def subject_of(table: dict[str, str], filename: str, relpath: str,
+               is_volume: bool) -> tuple[str, str]:
+  """(subject, where it came from) of one file: its row of `table`
+  (subjects.csv, keyed by `class/relpath`), else its first sub-folder under
+  the class folder, else the file when it is a volume (a NIfTI file, a
   multi-frame DICOM), else unknown ("")."""
+  if filename in table:
+    return table[filename], "named in subjects.csv"
   if "/" in relpath:
-    return relpath.split("/", 1)[0]
-  return filename if is_volume else ""
+    return relpath.split("/", 1)[0], "in subject sub-folders"
+  if is_volume:
+    return filename, "volumes (one subject each)"
+  return "", "unknown"
