@@ -6,7 +6,7 @@ Hugging Face `datasets`, which Colab preinstalls.
 """
 import setuptools
 
-BUILDERS = ("alzheimers_mri", "mni152_slices", "mri_folder")
+BUILDERS = ("alzheimers_mri", "mni152_slices", "mri_folder", "mri_pairs")
 
 setuptools.setup(
     name="gan-mri",
