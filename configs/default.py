@@ -51,6 +51,18 @@ def get_config():
   # "ModerateDemented"); the label space stays the data set's, so a
   # conditional model keeps its shapes (for transfer) and draws these classes.
   data.classes = ml_collections.config_dict.placeholder(str)
+  # Translation (model.name pix2pix or cyclegan; data.name = "mri_pairs"):
+  # co-registered modalities as channels (datasets/mri_pairs).
+  data.pairs = pairs = ml_collections.ConfigDict()
+  pairs.source = "gm,wm"              # Comma-separated source modalities.
+  pairs.target = "t1"                 # The modality to synthesise.
+  # root/<subject>/<modality>.nii.gz (or DICOM/PNG folders); None = the
+  # embedded MNI152 T1/GM/WM set (nilearn). Sliced along data.slice_axis.
+  pairs.root = ml_collections.config_dict.placeholder(str)
+  pairs.skip_incomplete = False       # Skip (and list) unpairable subjects.
+  # A root without test/: this fraction of its subjects (data.split_seed)
+  # is the held-out split "test".
+  pairs.test_fraction = 0.2
 
   # ---- Model ----------------------------------------------------------------
   config.model = model = ml_collections.ConfigDict()
@@ -84,6 +96,24 @@ def get_config():
   # gradients, in place of the reference's LPIPS, which needs VGG weights).
   fg.reconstruction_weight = 1.0
 
+  # pix2pix (model.name = "pix2pix"): U-Net G, PatchGAN D on (source, image).
+  model.pix2pix = p2p = ml_collections.ConfigDict()
+  p2p.ngf = 32                        # U-Net channels of the first block.
+  p2p.ndf = 32                        # PatchGAN channels of the first layer.
+  p2p.unet_depth = 5                  # Halvings (64 px -> 2x2 bottleneck).
+  p2p.d_layers = 3                    # 3 = the 70x70 PatchGAN.
+  p2p.l1_weight = 100.0               # The paper's lambda.
+  p2p.adversarial_weight = 1.0        # 0 = the U-Net trained with L1 only.
+  # CycleGAN (model.name = "cyclegan"): two U-Nets, two PatchGANs.
+  model.cyclegan = cyc = ml_collections.ConfigDict()
+  cyc.ngf = 32
+  cyc.ndf = 32
+  cyc.unet_depth = 5
+  cyc.d_layers = 3
+  cyc.cycle_weight = 10.0             # The paper's lambda.
+  cyc.identity_weight = 0.5           # x cycle_weight; needs equal channels.
+  cyc.pool_size = 50                  # Earlier fakes D sees; 0 = none.
+
   # ---- Training -------------------------------------------------------------
   config.train = train = ml_collections.ConfigDict()
   train.num_steps = 10_000            # One step = one D update and one G update.
@@ -91,7 +121,7 @@ def get_config():
   # Stop (and checkpoint) once this many minutes of training have passed in
   # one invocation, e.g. to compare models at equal wall-clock; None = off.
   train.time_budget_minutes = ml_collections.config_dict.placeholder(float)
-  # Loss by name: nonsaturating (logistic), hinge, wgan_gp.
+  # Loss by name: nonsaturating (logistic), hinge, wgan_gp, least_squares.
   train.loss = "nonsaturating"
   train.gp_weight = 10.0              # wgan_gp: gradient-penalty weight.
   train.r1_gamma = 0.0                # R1 penalty gamma/2 |grad D(real)|^2; 0 = off.

@@ -44,6 +44,15 @@ def _hinge_g(fake):
   return -jnp.mean(fake)
 
 
+def _least_squares_d(real, fake):
+  # LSGAN (Mao et al. 2017) with targets 1/0, halved as in CycleGAN.
+  return 0.5 * (jnp.mean(jnp.square(real - 1.0)) + jnp.mean(jnp.square(fake)))
+
+
+def _least_squares_g(fake):
+  return jnp.mean(jnp.square(fake - 1.0))
+
+
 def _wasserstein_d(real, fake):
   return jnp.mean(fake) - jnp.mean(real)
 
@@ -51,6 +60,7 @@ def _wasserstein_d(real, fake):
 _REGISTRY = {
     "nonsaturating": Loss(_nonsaturating_d, _nonsaturating_g),
     "hinge": Loss(_hinge_d, _hinge_g),
+    "least_squares": Loss(_least_squares_d, _least_squares_g),
     "wgan_gp": Loss(_wasserstein_d, _hinge_g, needs_gradient_penalty=True),
 }
 

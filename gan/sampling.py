@@ -105,6 +105,10 @@ def load_generator(workdir: str, step: int | None = None) -> Generator:
   checkpointer = checkpoint_lib.Checkpointer(workdir, read_only=True)
   meta = checkpointer.restore_meta(step)
   config = ml_collections.ConfigDict(meta["config"])
+  if steps.task(config) != steps.GENERATION:
+    raise UserError(f"{workdir} holds a {config.model.name!r} model, which "
+                    f"translates images rather than drawing them; use "
+                    f"python -m gan.translate --workdir={workdir}")
   class_names = list(meta["class_names"])
   template = jax.eval_shape(
       lambda: steps.create_train_state(config, len(class_names)))

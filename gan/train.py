@@ -8,7 +8,6 @@ a time budget or a non-finite step.
 """
 from __future__ import annotations
 
-import math
 import os
 import signal
 import time
@@ -24,8 +23,8 @@ from gan import pixels
 from gan import input_pipeline
 from gan import metric_writers
 from gan import parallel
-from gan import periodic_eval
 from gan import steps
+from gan import tasks
 from gan import transfer
 from gan.errors import UserError
 
@@ -48,25 +47,6 @@ def validate_config(config: ml_collections.ConfigDict) -> None:
   if config.train.batch_size < 1:
     raise UserError("train.batch_size must be positive")
   parallel.check_global_batch(config.train.batch_size)
-
-
-def grid_inputs(config, classes: list[int]):
-  """Fixed latents (and labels: one row per class drawn) for sample grids.
-
-  classes: the label of each row of a conditional model (the classes it
-  trains on).
-  """
-  n = config.log.grid_size
-  if config.data.conditional and classes:
-    cols = max(1, n // len(classes))
-    labels = np.repeat(np.asarray(classes, dtype=np.int32), cols)
-    rows = len(classes)
-  else:
-    labels, rows = None, max(1, int(math.sqrt(n)))
-  count = len(labels) if labels is not None else n
-  z = jax.random.normal(jax.random.fold_in(jax.random.key(config.seed), 1),
-                        (count, config.model.latent_dim))
-  return z, labels, rows
 
 
 class _PreemptionFlag:
@@ -123,13 +103,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   """Trains from scratch, or resumes from the latest checkpoint in `workdir`;
   returns the final state.
 
-  split: the training images; default `input_pipeline.load_split(
-    config.data)` (tests and notebooks pass their own; `data.classes`
-    selects from it too).
+  split: the training images; default the task's (`gan.tasks`:
+    `input_pipeline.load_split(config.data)`, or pairs for translation)
+    (tests and notebooks pass their own; `data.classes` selects from it too).
   """
   validate_config(config)
+  task = tasks.get(config)
   if split is None:
-    split = input_pipeline.load_split(config.data)
+    split = task.load_split(config)
   split = input_pipeline.select_classes(split, config.data)
   num_classes = split.num_classes
   drawn = input_pipeline.selected_class_names(config.data, split.class_names)
@@ -168,14 +149,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   writer = metric_writers.create_writer(workdir)
   try:
-    evaluate_periodically = periodic_eval.PeriodicEvaluator(
-        config, workdir, split, num_classes, writer)
+    evaluate_periodically = task.Evaluator(config, workdir, split,
+                                           num_classes, writer)
     start_step = int(state.step)
     p_step = parallel.data_parallel_step(transfer.with_frozen_d_blocks(
         config, steps.make_train_step(config, num_classes)), phased=True)
-    generate = steps.make_generate_fn(config, num_classes)
-    grid_z, grid_labels, grid_rows = grid_inputs(
-        config, [split.class_names.index(name) for name in drawn])
+    render_grid = task.make_grid_fn(
+        config, split, drawn, steps.make_generate_fn(config, num_classes))
     base_key = jax.random.wrap_key_data(state.rng)
     batches = input_pipeline.train_batches(split, config, start_step)
     report = metric_writers.progress_reporter(config.train.num_steps)
@@ -186,11 +166,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                  config.train.num_steps, global_batch, jax.device_count())
 
     def write_grid(step):
-      images = generate(state.ema_params, state.g_batch_stats, grid_z, grid_labels)
-      grid = pixels.make_grid(pixels.to_uint8(jax.device_get(images)),
-                                  rows=grid_rows)
-      if grid_labels is not None:  # One row per class: say which.
-        grid = pixels.label_rows(grid, drawn)
+      grid, row_names = render_grid(state)
+      if row_names is not None:  # One row per class: say which.
+        grid = pixels.label_rows(grid, row_names)
       if jax.process_index() == 0:
         pixels.save_png(grid, os.path.join(workdir, "samples",
                                                f"step_{step:07d}.png"))

@@ -6,6 +6,7 @@ import pytest
 from configs import default
 from configs import fastgan_test
 from configs import stylegan2_test
+from configs import translation_test
 from gan import losses
 from gan import steps
 from gan import train
@@ -22,7 +23,12 @@ _STATE_FIELDS = {"step", "g_params", "g_batch_stats", "d_params",
 @pytest.mark.parametrize("name", steps.names())
 def test_every_family_meets_the_protocol(name):
   config = {"stylegan2": stylegan2_test.get_config,
-            "fastgan": fastgan_test.get_config}.get(name, helpers.tiny_config)()
+            "fastgan": fastgan_test.get_config,
+            "pix2pix": translation_test.get_config}.get(
+                name, helpers.tiny_config)()
+  if name == "cyclegan":
+    config = translation_test.get_config()
+    config.model.name = "cyclegan"
   assert config.model.name == name
   family = steps.get(config)
   missing = [a for a in _PROTOCOL if not hasattr(family, a)]
@@ -37,8 +43,8 @@ def test_unknown_model_is_one_line():
   config = helpers.tiny_config()
   config.model.name = "biggan"
   with pytest.raises(UserError, match=r"unknown model 'biggan'; set "
-                     r"--config.model.name to one of \['dcgan', 'fastgan', "
-                     r"'stylegan2'\]"):
+                     r"--config.model.name to one of \['cyclegan', 'dcgan', "
+                     r"'fastgan', 'pix2pix', 'stylegan2'\]"):
     train.validate_config(config)
 
 

@@ -20,6 +20,10 @@ A family is one module here with:
   make_generate_fn(config, num_classes)
                           -> `(params, batch_stats, z, labels,
                           truncation=1.0) -> images in [-1, 1]`.
+A family may set TASK = "translation" (default "generation"): its batches
+are then pairs and its sampler translates source images (`translation`,
+shared by pix2pix and CycleGAN); the loop asks `gan.tasks` for the data,
+grids and evaluation of the task.
 Shared pieces (labels, the non-finite guard, R1, EMA) are in `common`.
 Adding a family: its module plus one line in `_FAMILIES` (README, "Adding a
 GAN family"). The training loop (`gan/train.py`) and the sampler
@@ -30,15 +34,21 @@ from __future__ import annotations
 from gan import checkpoint
 from gan import losses
 from gan.errors import UserError
+from gan.steps import cyclegan
 from gan.steps import dcgan
 from gan.steps import fastgan
+from gan.steps import pix2pix
 from gan.steps import stylegan2
 
 _FAMILIES = {
+    "cyclegan": cyclegan,
     "dcgan": dcgan,
     "fastgan": fastgan,
+    "pix2pix": pix2pix,
     "stylegan2": stylegan2,
 }
+
+GENERATION = "generation"
 
 
 def names() -> list[str]:
@@ -52,6 +62,11 @@ def get(config):
     raise UserError(f"unknown model {name!r}; set --config.model.name to one "
                     f"of {names()}")
   return _FAMILIES[name]
+
+
+def task(config) -> str:
+  """"generation" (noise to image) or "translation" (image to image)."""
+  return getattr(get(config), "TASK", GENERATION)
 
 
 def validate(config) -> None:
@@ -103,6 +118,8 @@ def ignored_on_resume(config) -> tuple[str, ...]:
 
 def _ignored(name: str) -> tuple[str, ...]:
   others = tuple(f"model.{other}." for other in _FAMILIES if other != name)
+  if getattr(_FAMILIES[name], "TASK", GENERATION) == GENERATION:
+    others += ("data.pairs.",)  # The translation families' data.
   return tuple(_FAMILIES[name].IGNORED_FIELDS) + others
 
 
