@@ -1,7 +1,8 @@
 """Held-out evaluation of a translation model, or of the linear baseline.
 
   python -m gan.evaluate_translation --workdir=W [--step=S] \
-      [--metrics=fid,kid] [--output=RESULT.json] [--grid=GRID.png]
+      [--metrics=fid,kid] [--output=RESULT.json] [--grid=GRID.png \
+      [--grid_rows=4]]
   python -m gan.evaluate_translation --baseline=linear \
       --config=configs/pix2pix_mni152.py --output=linear.json
 
@@ -42,6 +43,8 @@ flags.DEFINE_string("inception_weights", None, "FID Inception weights file.")
 flags.DEFINE_string("output", None, "JSON file to write (default: "
                     "<workdir>/eval/step_<STEP>__vs__<split>.json).")
 flags.DEFINE_string("grid", None, "PNG of source | translation | target rows.")
+flags.DEFINE_integer("grid_rows", None, "Rows of --grid: that many held-out "
+                     "examples, evenly spaced (default: all of them).")
 
 
 @exit_on_user_error
@@ -86,8 +89,10 @@ def main(argv):
   if FLAGS.grid:
     sources, targets = paired_data.split_channels(
         pixels.to_float(held_out.images), num_source)
-    pixels.save_png(translation.pair_grid(sources, results["translated"],
-                                          targets), FLAGS.grid)
+    rows = translation.evenly_spaced(len(targets), FLAGS.grid_rows)
+    pixels.save_png(translation.pair_grid(
+        sources[rows], results["translated"][rows], targets[rows]),
+                    FLAGS.grid)
   print(f"{name} on {config.data.name}/{FLAGS.split}:\n"
         f"{translation.summary(results)}\nwritten to {output}", flush=True)
 

@@ -120,6 +120,15 @@ class LinearBaseline:
     return np.clip(sources @ w + c, -1.0, 1.0).astype(np.float32)
 
 
+def evenly_spaced(count: int, rows: int | None) -> np.ndarray:
+  """Indices of `rows` examples spread evenly over `count` (all if None)."""
+  if rows is None or rows >= count:
+    return np.arange(count)
+  if rows < 1:
+    raise UserError(f"--grid_rows={rows}: ask for at least 1 row")
+  return np.unique(np.round(np.linspace(0, count - 1, rows)).astype(int))
+
+
 def pair_grid(sources: np.ndarray, translated: np.ndarray,
               targets: np.ndarray) -> np.ndarray:
   """uint8 grid, one row per example: each source channel, the

@@ -192,6 +192,15 @@ def test_pair_grid_lays_out_sources_translation_target():
                                 split.images[0, ..., 2:])
 
 
+def test_evenly_spaced_rows_span_the_split_and_reject_zero():
+  np.testing.assert_array_equal(translation.evenly_spaced(16, 4),
+                                [0, 5, 10, 15])
+  np.testing.assert_array_equal(translation.evenly_spaced(3, None), [0, 1, 2])
+  np.testing.assert_array_equal(translation.evenly_spaced(3, 9), [0, 1, 2])
+  with pytest.raises(translation.UserError, match="at least 1 row"):
+    translation.evenly_spaced(16, 0)
+
+
 @pytest.fixture(scope="module")
 def translation_workdir(tmp_path_factory):
   workdir = tmp_path_factory.mktemp("pix2pix_run")
