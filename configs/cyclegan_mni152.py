@@ -11,7 +11,11 @@ adversarial loss, cycle loss x 10, image pools of 50 fakes, Adam 2e-4
 source as target channels, so it is off here (identity_weight = 0: two
 source channels, one target); tests run it on a one-to-one task.
 Evaluation of G_ab on the held-out slab as in the pix2pix demo.
-Time and result, measured on 2 CPU cores: see RESULTS.md ("Translation").
+Time and result (RESULTS.md, "Translation"): 3000 steps, 68 minutes on
+one core of a 2-core CPU machine (0.6-0.8 steps/s, evaluation included);
+held-out PSNR 29.2 dB, SSIM 0.957, MAE 0.0154 (foreground 25.1 dB, 0.928):
+level with the linear map (29.1 dB, 0.963) and the L1-only U-Net (29.1 dB,
+0.969) on PSNR without ever seeing a pair, below both on SSIM.
 """
 from configs import default
 
@@ -30,7 +34,7 @@ def get_config():
   t.batch_size = 8
   t.num_steps = 3000
   t.ema_decay = 0.0
-  t.time_budget_minutes = 30.0
+  t.time_budget_minutes = 75.0
   config.log.every_steps = 100
   config.log.image_every_steps = 500
   config.log.checkpoint_every_steps = 500

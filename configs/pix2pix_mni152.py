@@ -16,7 +16,11 @@ generator that trained is the one evaluated.
 Evaluation: held-out PSNR/SSIM/MAE (whole slice and inside the T1
 foreground, intensities in [0, 1]) and, with the FID Inception weights,
 FID/KID of the 16 translations against the 16 real slices, at the end.
-Time and result, measured on 2 CPU cores: see RESULTS.md ("Translation").
+Time and result (RESULTS.md, "Translation"): 8000 steps, 47 minutes on
+one core of a 2-core CPU machine (2.4-3.3 steps/s, periodic evaluation
+included); held-out PSNR 31.4 dB, SSIM 0.980, MAE 0.0115 (foreground 27.3
+dB, 0.967), above the linear map (29.1 dB, 0.963) and the L1-only U-Net
+(29.1 dB, 0.969). It passes the linear map after about 4000 steps.
 The L1-only baseline is the same config with
 --config.model.pix2pix.adversarial_weight=0; the linear baseline is
 `python -m gan.evaluate_translation --baseline=linear --config=...`.
@@ -35,9 +39,9 @@ def get_config():
   t = config.train
   t.loss = "nonsaturating"
   t.batch_size = 8
-  t.num_steps = 3000
+  t.num_steps = 8000
   t.ema_decay = 0.0
-  t.time_budget_minutes = 30.0
+  t.time_budget_minutes = 60.0
   config.log.every_steps = 100
   config.log.image_every_steps = 500
   config.log.checkpoint_every_steps = 500
