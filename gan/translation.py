@@ -32,6 +32,7 @@ from gan import evaluation
 from gan import image_sources
 from gan import inception_weights
 from gan import paired_data
+from gan import periodic_eval
 from gan import pixels
 from gan import steps
 from gan import storage
@@ -206,12 +207,8 @@ class PeriodicTranslationEvaluator:
   def __init__(self, config, workdir: str, split, num_classes: int, writer):
     del split, num_classes
     ev = config.eval
-    self.every_steps = int(ev.every_steps or 0)
-    self.at_end = bool(ev.get("at_end", False))
-    if self.every_steps < 0:
-      raise UserError(f"eval.every_steps must be >= 0 (0 = off), got "
-                      f"{self.every_steps}")
-    if not self.every_steps and not self.at_end:
+    self.schedule = periodic_eval.Schedule.from_config(ev)
+    if not self.schedule.on:
       return
     self.config, self.workdir, self.writer = config, workdir, writer
     # The paired metrics always run; of the others, FID and KID apply
@@ -236,13 +233,10 @@ class PeriodicTranslationEvaluator:
     self.translator = None
     logging.info("Evaluating translation (PSNR/SSIM/MAE%s) on %d held-out "
                  "pairs %s", "".join(f", {m.upper()}" for m in self.metrics),
-                 len(self.held_out), f"every {self.every_steps} steps"
-                 if self.every_steps else "at the last step")
+                 len(self.held_out), self.schedule.describe())
 
   def __call__(self, step: int, state, last: bool = False) -> dict | None:
-    due = (self.every_steps and step % self.every_steps == 0) or (
-        last and (self.every_steps or self.at_end))
-    if not due or jax.process_index() != 0:
+    if not self.schedule.due(step, last) or jax.process_index() != 0:
       return None
     params = jax.device_get(state.ema_params)
     if self.translator is None:
