@@ -78,8 +78,8 @@ class Translation:
   def make_grid_fn(config, split, drawn, generate):
     """Up to `log.grid_size` // 4 training pairs, evenly spaced."""
     del drawn
-    count = max(1, min(len(split), config.log.grid_size // 4))
-    rows = np.linspace(0, len(split) - 1, count).round().astype(int)
+    rows = translation.evenly_spaced(len(split),
+                                     max(1, config.log.grid_size // 4))
     sources, targets = paired_data.split_channels(
         pixels.to_float(split.images[rows]),
         paired_data.num_source_channels(config))
